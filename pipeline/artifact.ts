@@ -1,0 +1,81 @@
+/**
+ * The binary files stages hand to each other in `OUT/work/`: a JSON header (what wrote it, with which
+ * options) followed by typed arrays, each 8-byte aligned so they can be viewed without copying.
+ *
+ *   "NEARDUP1" | header length (uint32 LE) | header JSON | padding | array bytes ...
+ */
+import { readFile } from 'node:fs/promises';
+import { writeFileAtomic } from './atomic-write.js';
+
+const MAGIC = 'NEARDUP1';
+const ARRAY_TYPES = { Uint8Array, Uint32Array, Int32Array, Float32Array, Float64Array } as const;
+type ArrayTypeName = keyof typeof ARRAY_TYPES;
+export type StoredArray = Uint8Array | Uint32Array | Int32Array | Float32Array | Float64Array;
+
+interface ArrayEntry {
+  name: string;
+  type: ArrayTypeName;
+  offset: number;
+  length: number;
+}
+
+export interface Artifact<Meta> {
+  meta: Meta;
+  arrays: Record<string, StoredArray>;
+}
+
+const align8 = (x: number) => Math.ceil(x / 8) * 8;
+
+export async function writeArtifact(path: string, kind: string, meta: object, arrays: Record<string, StoredArray>): Promise<void> {
+  const entries: ArrayEntry[] = [];
+  let offset = 0;
+  for (const [name, array] of Object.entries(arrays)) {
+    entries.push({ name, type: array.constructor.name as ArrayTypeName, offset, length: array.length });
+    offset = align8(offset + array.byteLength);
+  }
+  const header = Buffer.from(JSON.stringify({ kind, meta, arrays: entries }), 'utf8');
+  const dataStart = align8(MAGIC.length + 4 + header.length);
+  const prefix = Buffer.alloc(dataStart);
+  prefix.write(MAGIC, 0, 'latin1');
+  prefix.writeUInt32LE(header.length, MAGIC.length);
+  header.copy(prefix, MAGIC.length + 4);
+  const chunks: Uint8Array[] = [prefix];
+  for (const array of Object.values(arrays)) {
+    chunks.push(new Uint8Array(array.buffer, array.byteOffset, array.byteLength));
+    const padding = align8(array.byteLength) - array.byteLength;
+    if (padding > 0) chunks.push(new Uint8Array(padding));
+  }
+  await writeFileAtomic(path, chunks);
+}
+
+/** Reads an artifact written by `writeArtifact`; says which stage to run when it is missing or foreign. */
+export async function readArtifact<Meta>(path: string, kind: string, producedBy: string): Promise<Artifact<Meta>> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new Error(`${path} does not exist: run \`neardup ${producedBy}\` (or \`neardup run\`) with the same --out first`);
+    }
+    throw error;
+  }
+  if (bytes.length < MAGIC.length + 4 || bytes.toString('latin1', 0, MAGIC.length) !== MAGIC) {
+    throw new Error(`${path} is not a neardup work file; delete it and run \`neardup ${producedBy}\` again`);
+  }
+  const headerLength = bytes.readUInt32LE(MAGIC.length);
+  const header = JSON.parse(bytes.toString('utf8', MAGIC.length + 4, MAGIC.length + 4 + headerLength)) as {
+    kind: string;
+    meta: Meta;
+    arrays: ArrayEntry[];
+  };
+  if (header.kind !== kind) throw new Error(`${path} holds ${header.kind}, not ${kind}; run \`neardup ${producedBy}\` again`);
+  // Copy into a fresh, aligned buffer: Node may hand back a Buffer at an unaligned pool offset.
+  const data = new ArrayBuffer(bytes.length);
+  new Uint8Array(data).set(bytes);
+  const dataStart = align8(MAGIC.length + 4 + headerLength);
+  const arrays: Record<string, StoredArray> = {};
+  for (const entry of header.arrays) {
+    arrays[entry.name] = new ARRAY_TYPES[entry.type](data, dataStart + entry.offset, entry.length);
+  }
+  return { meta: header.meta, arrays };
+}

@@ -1,0 +1,72 @@
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+
+/**
+ * Readers of `path` see either the previous complete file or the new complete file, never a partial one:
+ * the data goes to a temporary file beside it, is flushed to disk, and is renamed over it (atomic on POSIX).
+ */
+export async function writeFileAtomic(path: string, data: string | Uint8Array | Iterable<Uint8Array>): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const temporary = temporaryPathFor(path);
+  const handle = await open(temporary, 'w');
+  try {
+    if (typeof data === 'string') await handle.writeFile(data, 'utf8');
+    else if (data instanceof Uint8Array) await handle.write(data);
+    else for (const chunk of data) await handle.write(chunk);
+    await handle.sync();
+    await handle.close();
+    await rename(temporary, path);
+  } catch (error) {
+    await handle.close().catch(() => undefined);
+    await rm(temporary, { force: true });
+    throw error;
+  }
+}
+
+/** A temporary name in the same directory (same file system, so rename is atomic); ignored by git. */
+export function temporaryPathFor(path: string): string {
+  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+}
+
+/**
+ * A line-by-line writer for large outputs, with the same all-or-nothing guarantee: nothing appears at `path`
+ * until `commit()`; `abort()` removes the temporary file.
+ */
+export class AtomicLineWriter {
+  private readonly temporary: string;
+  private readonly stream: ReturnType<typeof createWriteStream>;
+  private failure: Error | undefined;
+
+  private constructor(readonly path: string) {
+    this.temporary = temporaryPathFor(path);
+    this.stream = createWriteStream(this.temporary, { flags: 'wx' });
+    this.stream.on('error', (error) => (this.failure = error));
+  }
+
+  static async create(path: string): Promise<AtomicLineWriter> {
+    await mkdir(dirname(path), { recursive: true });
+    return new AtomicLineWriter(path);
+  }
+
+  /** Writes one chunk, waiting when the stream's buffer is full so memory stays bounded. */
+  async write(chunk: string): Promise<void> {
+    if (this.failure) throw this.failure;
+    if (!this.stream.write(chunk)) await new Promise<void>((resolve) => this.stream.once('drain', resolve));
+  }
+
+  async commit(): Promise<void> {
+    await new Promise<void>((resolve, reject) => this.stream.end((error?: Error | null) => (error ? reject(error) : resolve())));
+    if (this.failure) throw this.failure;
+    const handle = await open(this.temporary, 'r+');
+    await handle.sync();
+    await handle.close();
+    await rename(this.temporary, this.path);
+  }
+
+  async abort(): Promise<void> {
+    this.stream.destroy();
+    await rm(this.temporary, { force: true });
+  }
+}

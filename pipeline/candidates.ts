@@ -1,0 +1,99 @@
+/**
+ * Stage 4: candidate pairs by LSH banding. Each signature is cut into `bands` bands of `rows` values; two
+ * articles whose values agree on a whole band become a candidate pair. Collisions are found by sorting
+ * (band key, article) per band, so memory is a few typed arrays of n entries whatever the corpus.
+ */
+import invariant from 'tiny-invariant';
+import { combine32 } from './hash.js';
+import { EMPTY_SIGNATURE_VALUE } from './signature.js';
+
+export interface CandidateOptions {
+  bands: number;
+  rows: number;
+  /**
+   * A bucket with more members than this (thousands of copies of one wire story, or boilerplate-only
+   * articles) links each member to its first `maxBucketSize` members only, instead of all m^2/2 pairs:
+   * enough for the cluster stage to connect them, without a quadratic blow-up.
+   */
+  maxBucketSize: number;
+}
+
+/** Articles are packed with their band key into one double: key * 2^ARTICLE_BITS + article < 2^53. */
+const ARTICLE_BITS = 21;
+export const MAX_ARTICLES_PER_BATCH = 2 ** ARTICLE_BITS;
+
+/**
+ * The distinct candidate pairs (i < j) as a flat Uint32Array [i0, j0, i1, j1, ...], sorted by (i, j), so the
+ * result does not depend on the order bands are processed in.
+ */
+export function findCandidates(signatures: Uint32Array, k: number, options: CandidateOptions): Uint32Array {
+  const { bands, rows, maxBucketSize } = options;
+  invariant(bands * rows <= k, `bands x rows (${bands} x ${rows}) must fit in the signature length ${k}`);
+  const n = signatures.length / k;
+  invariant(Number.isInteger(n), 'signature array length is a multiple of k');
+  invariant(n <= MAX_ARTICLES_PER_BATCH, `at most ${MAX_ARTICLES_PER_BATCH} articles per batch; shard the input`);
+
+  const keyed = new Float64Array(n);
+  const pairs = new PairSet(n);
+  for (let band = 0; band < bands; band++) {
+    let count = 0;
+    for (let i = 0; i < n; i++) {
+      const start = i * k + band * rows;
+      if (signatures[start] === EMPTY_SIGNATURE_VALUE && isEmpty(signatures, i * k, k)) continue;
+      let key = combine32(band, signatures[start]);
+      for (let r = 1; r < rows; r++) key = combine32(key, signatures[start + r]);
+      keyed[count++] = key * MAX_ARTICLES_PER_BATCH + i;
+    }
+    const sorted = keyed.subarray(0, count).sort();
+    let bucketStart = 0;
+    for (let p = 1; p <= count; p++) {
+      if (p < count && Math.floor(sorted[p] / MAX_ARTICLES_PER_BATCH) === Math.floor(sorted[bucketStart] / MAX_ARTICLES_PER_BATCH)) continue;
+      emitBucket(sorted, bucketStart, p, maxBucketSize, pairs);
+      bucketStart = p;
+    }
+  }
+  return pairs.toSortedArray();
+}
+
+function isEmpty(signatures: Uint32Array, start: number, k: number): boolean {
+  for (let p = start; p < start + k; p++) if (signatures[p] !== EMPTY_SIGNATURE_VALUE) return false;
+  return true;
+}
+
+function emitBucket(sorted: Float64Array, from: number, to: number, maxBucketSize: number, pairs: PairSet): void {
+  // Within a bucket, articles are in increasing index order (the sort key's low bits), so a < b below.
+  // Members past the first maxBucketSize pair only with those first ones.
+  const linkers = Math.min(to, from + maxBucketSize);
+  for (let x = from; x < linkers; x++) {
+    const a = sorted[x] % MAX_ARTICLES_PER_BATCH;
+    for (let y = x + 1; y < to; y++) pairs.add(a, sorted[y] % MAX_ARTICLES_PER_BATCH);
+  }
+}
+
+/** Pairs (i < j) packed as i * n + j in a growable Float64Array; deduplicated by one sort at the end. */
+class PairSet {
+  private packed = new Float64Array(1024);
+  private count = 0;
+  constructor(private readonly n: number) {}
+
+  add(i: number, j: number): void {
+    if (this.count === this.packed.length) {
+      const grown = new Float64Array(this.packed.length * 2);
+      grown.set(this.packed);
+      this.packed = grown;
+    }
+    this.packed[this.count++] = i * this.n + j;
+  }
+
+  toSortedArray(): Uint32Array {
+    const sorted = this.packed.subarray(0, this.count).sort();
+    let unique = 0;
+    for (let p = 0; p < this.count; p++) if (p === 0 || sorted[p] !== sorted[p - 1]) sorted[unique++] = sorted[p];
+    const out = new Uint32Array(unique * 2);
+    for (let p = 0; p < unique; p++) {
+      out[2 * p] = Math.floor(sorted[p] / this.n);
+      out[2 * p + 1] = sorted[p] % this.n;
+    }
+    return out;
+  }
+}

@@ -1,0 +1,263 @@
+#!/usr/bin/env node
+/**
+ * `neardup`: a thin shell over the stages. Parses flags into PipelineOptions, runs the stage(s), prints a
+ * summary. Exit codes: 0 ok, 1 bad input or a failed run, 2 wrong usage.
+ */
+import { realpathSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { SIMILARITY_MEASURES, type SimilarityMeasure } from './cluster.js';
+import { InputError, UsageError } from './errors.js';
+import { formatScores } from './evaluate.js';
+import { evaluateDataset } from './evaluate-dataset.js';
+import { DEFAULT_OPTIONS, type PipelineOptions } from './options.js';
+import { ENGINE_NAMES, type EngineName } from './signature.js';
+import { WEIGHTINGS, type Weighting } from './weights.js';
+import {
+  type StageStats,
+  candidatesStage,
+  clusterStage,
+  readStage,
+  reportStage,
+  runPipeline,
+  shingleStage,
+  signatureStage,
+} from './stages.js';
+
+const D = DEFAULT_OPTIONS;
+
+const OPTION_HELP: Record<string, string> = {
+  out: `DIR         where reports go; stage files go to DIR/work (default: output)`,
+  threshold: `T     a pair is verified when its similarity is at least T (default: ${D.threshold})`,
+  measure: `M         similarity: ${SIMILARITY_MEASURES.join(' | ')} (default: ${D.measure})`,
+  'group-similarity': `F  two groups merge only if their pairs' mean similarity is at least F x threshold; 0 = single link (default: ${D.groupSimilarity})`,
+  'word-ngrams': `LIST   word n-gram sizes over content words, e.g. 1 or 1,2 (default: ${D.shingles.wordNgrams.join(',')})`,
+  'char-ngram': `N      character n-grams of size N over content words; 0 = none (default: ${D.shingles.charNgram})`,
+  stopwords: `LANGS    stopword languages skipped before shingling: all | none | en,ru,... (default: ${D.shingles.stopwords})`,
+  'min-word-length': `N skip words shorter than N letters; numbers are always kept (default: ${D.shingles.minWordLength})`,
+  weighting: `W       feature weights: ${WEIGHTINGS.join(' | ')} (idf = ln(1 + N/df) over the batch; default: ${D.weighting})`,
+  engine: `NAME       signature engine: ${ENGINE_NAMES.join(' | ')} (default: ${D.engine}; minhash = the npm package, slow)`,
+  k: `N               values per MinHash signature (default: ${D.k})`,
+  seed: `N            hash seed (default: ${D.seed})`,
+  'lsh-threshold': `J   Jaccard similarity the LSH bands are tuned for (default: ${D.lshThreshold})`,
+  'max-bucket-size': `N LSH buckets larger than N are linked through their first N members (default: ${D.maxBucketSize})`,
+  concurrency: `N     files read at once (default: ${D.readConcurrency})`,
+};
+
+const STAGE_OPTIONS: Record<string, string[]> = {
+  read: ['concurrency'],
+  shingle: ['word-ngrams', 'char-ngram', 'stopwords', 'min-word-length', 'weighting'],
+  sign: ['engine', 'k', 'seed'],
+  candidates: ['lsh-threshold', 'max-bucket-size'],
+  cluster: ['threshold', 'measure', 'group-similarity'],
+  report: [],
+};
+const ALL_PIPELINE_OPTIONS = Object.values(STAGE_OPTIONS).flat();
+
+interface Command {
+  usage: string;
+  summary: string;
+  options: string[];
+  examples: string[];
+  run(positionals: string[], options: PipelineOptions, out: string, json: boolean): Promise<void>;
+}
+
+const COMMANDS: Record<string, Command> = {
+  run: {
+    usage: 'neardup run INPUT... [--out DIR] [options]',
+    summary: 'Run every stage: read INPUT (files or directories of .txt, .jsonl, RSS/Atom .xml) and write the reports.',
+    options: ALL_PIPELINE_OPTIONS,
+    examples: ['neardup run seeds --out output', 'neardup run feeds/ today.jsonl --threshold 0.25'],
+    async run(positionals, options, out, json) {
+      if (positionals.length === 0) throw new UsageError('run needs at least one INPUT file or directory');
+      printStats(await runPipeline(positionals, out, options), out, json);
+    },
+  },
+  read: stageCommand('read', 'Read and normalize INPUT... into DIR/work/articles.jsonl.', 'neardup read seeds --out output', true, (p, o, out) =>
+    readStage(p, out, o),
+  ),
+  shingle: stageCommand('shingle', 'Shingle DIR/work/articles.jsonl into DIR/work/shingles.bin.', 'neardup shingle --out output --word-ngrams 1,2', false, (_p, o, out) =>
+    shingleStage(out, o),
+  ),
+  sign: stageCommand('sign', 'Compute MinHash signatures into DIR/work/signatures.bin.', 'neardup sign --out output --engine minhash', false, (_p, o, out) =>
+    signatureStage(out, o),
+  ),
+  candidates: stageCommand('candidates', 'Find LSH candidate pairs into DIR/work/candidates.bin.', 'neardup candidates --out output --lsh-threshold 0.3', false, (_p, o, out) =>
+    candidatesStage(out, o),
+  ),
+  cluster: stageCommand('cluster', 'Verify candidate pairs and cluster into DIR/work/clusters.bin.', 'neardup cluster --out output --threshold 0.25', false, (_p, o, out) =>
+    clusterStage(out, o),
+  ),
+  report: stageCommand('report', 'Write documents.csv, clusters.csv, pairs.csv, deduplicated.jsonl and run.json into DIR.', 'neardup report --out output', false, (_p, _o, out) =>
+    reportStage(out),
+  ),
+  eval: {
+    usage: 'neardup eval DATASET_DIR [--out DIR] [options]',
+    summary:
+      'Run the pipeline on DATASET_DIR/articles.jsonl and score it against DATASET_DIR/labels.csv (pairwise precision, recall, F1, ARI, largest cluster) and, when present, DATASET_DIR/pairs.csv (F1, MCC).',
+    options: ALL_PIPELINE_OPTIONS,
+    examples: ['neardup eval ../shared/data/ecbplus-dev', 'neardup eval ../shared/data/counter-dev --json'],
+    async run(positionals, options, out, json) {
+      if (positionals.length !== 1) throw new UsageError('eval needs exactly one DATASET_DIR');
+      const dataset = positionals[0];
+      const scores = await evaluateDataset(dataset, out, options);
+      if (json) process.stdout.write(JSON.stringify(scores, null, 2) + '\n');
+      else process.stdout.write(`${dataset}\n${formatScores(scores.clustering, scores.pairs)}\n`);
+    },
+  },
+};
+
+function stageCommand(
+  name: string,
+  summary: string,
+  example: string,
+  takesInputs: boolean,
+  stage: (positionals: string[], options: PipelineOptions, out: string) => Promise<StageStats>,
+): Command {
+  return {
+    usage: `neardup ${name} ${takesInputs ? 'INPUT... ' : ''}[--out DIR]${STAGE_OPTIONS[name].length > 0 ? ' [options]' : ''}`,
+    summary,
+    options: STAGE_OPTIONS[name],
+    examples: [example],
+    async run(positionals, options, out, json) {
+      if (takesInputs && positionals.length === 0) throw new UsageError(`${name} needs at least one INPUT file or directory`);
+      if (!takesInputs && positionals.length > 0) throw new UsageError(`${name} takes no INPUT; it reads ${out}/work`);
+      printStats([await stage(positionals, options, out)], out, json);
+    },
+  };
+}
+
+function printStats(stats: StageStats[], out: string, json: boolean): void {
+  if (json) {
+    process.stdout.write(JSON.stringify(stats, null, 2) + '\n');
+    return;
+  }
+  for (const s of stats) {
+    const counts = Object.entries(s)
+      .filter(([key, value]) => !['stage', 'seconds', 'articlesPerSecond', 'options'].includes(key) && typeof value !== 'object')
+      .map(([key, value]) => `${key}=${value}`)
+      .join(' ');
+    process.stdout.write(`${s.stage.padEnd(10)} ${s.seconds.toFixed(3).padStart(8)} s ${String(s.articlesPerSecond).padStart(9)} articles/s  ${counts}\n`);
+  }
+  if (stats.some((s) => s.stage === 'report')) process.stdout.write(`reports in ${resolve(out)}\n`);
+}
+
+function parseNumber(flag: string, value: string | undefined, check: (x: number) => boolean, expected: string): number | undefined {
+  if (value === undefined) return undefined;
+  const x = Number(value);
+  if (value.trim() === '' || !Number.isFinite(x) || !check(x)) throw new UsageError(`--${flag} ${value}: expected ${expected}`);
+  return x;
+}
+
+const isFraction = (x: number) => x > 0 && x < 1;
+const isWhole = (min: number) => (x: number) => Number.isInteger(x) && x >= min;
+
+export function optionsFrom(values: Record<string, string | boolean | undefined>): PipelineOptions {
+  const get = (flag: string) => values[flag] as string | undefined;
+  const threshold = parseNumber('threshold', get('threshold'), (x) => x > 0 && x <= 1, 'a number in (0, 1]');
+  const measure = get('measure');
+  if (measure !== undefined && !(SIMILARITY_MEASURES as readonly string[]).includes(measure)) {
+    throw new UsageError(`--measure ${measure}: expected one of ${SIMILARITY_MEASURES.join(', ')}`);
+  }
+  const weighting = get('weighting');
+  if (weighting !== undefined && !(WEIGHTINGS as readonly string[]).includes(weighting)) {
+    throw new UsageError(`--weighting ${weighting}: expected one of ${WEIGHTINGS.join(', ')}`);
+  }
+  const engine = get('engine');
+  if (engine !== undefined && !(ENGINE_NAMES as readonly string[]).includes(engine)) {
+    throw new UsageError(`--engine ${engine}: expected one of ${ENGINE_NAMES.join(', ')}`);
+  }
+  const ngrams = get('word-ngrams');
+  const wordNgrams =
+    ngrams === undefined ? undefined : ngrams.trim() === '' || ngrams === '0' ? [] : ngrams.split(',').map((x) => parseNumber('word-ngrams', x, (n) => isWhole(1)(n) && n <= 16, 'sizes 1..16, comma-separated')!);
+  const shingles = {
+    wordNgrams: wordNgrams ?? D.shingles.wordNgrams,
+    charNgram: parseNumber('char-ngram', get('char-ngram'), isWhole(0), 'a whole number >= 0') ?? D.shingles.charNgram,
+    stopwords: get('stopwords') ?? D.shingles.stopwords,
+    minWordLength: parseNumber('min-word-length', get('min-word-length'), isWhole(1), 'a whole number >= 1') ?? D.shingles.minWordLength,
+  };
+  if (shingles.wordNgrams.length === 0 && shingles.charNgram === 0) throw new UsageError('--word-ngrams and --char-ngram are both off: no shingles to compare');
+  return {
+    shingles,
+    weighting: (weighting as Weighting | undefined) ?? D.weighting,
+    engine: (engine as EngineName | undefined) ?? D.engine,
+    k: parseNumber('k', get('k'), (x) => isWhole(2)(x) && x <= 4096, 'a whole number in 2..4096') ?? D.k,
+    seed: parseNumber('seed', get('seed'), (x) => isWhole(0)(x) && x < 2 ** 32, 'a whole number in 0..2^32-1') ?? D.seed,
+    threshold: threshold ?? D.threshold,
+    measure: (measure as SimilarityMeasure | undefined) ?? D.measure,
+    lshThreshold: parseNumber('lsh-threshold', get('lsh-threshold'), isFraction, 'a number in (0, 1)') ?? D.lshThreshold,
+    maxBucketSize: parseNumber('max-bucket-size', get('max-bucket-size'), isWhole(2), 'a whole number >= 2') ?? D.maxBucketSize,
+    groupSimilarity: parseNumber('group-similarity', get('group-similarity'), (x) => x >= 0 && x <= 1, 'a number in [0, 1]') ?? D.groupSimilarity,
+    readConcurrency: parseNumber('concurrency', get('concurrency'), (x) => isWhole(1)(x) && x <= 1024, 'a whole number in 1..1024') ?? D.readConcurrency,
+  };
+}
+
+function commandHelp(name: string, command: Command): string {
+  const lines = [`Usage: ${command.usage}`, '', command.summary, '', 'Options:'];
+  lines.push(`  --${OPTION_HELP.out.padEnd(0)}`);
+  for (const option of command.options) lines.push(`  --${option} ${OPTION_HELP[option]}`);
+  lines.push('  --json              print the stage statistics (or scores) as JSON', '  -h, --help          this help', '', 'Examples:');
+  for (const example of command.examples) lines.push(`  ${example}`);
+  return lines.join('\n').replace(/--out DIR /, '--out DIR') + '\n';
+}
+
+function mainHelp(): string {
+  const lines = ['Usage: neardup COMMAND [options]', '', 'Find near-duplicate and rewritten news articles and cluster them by story.', '', 'Commands:'];
+  for (const [name, command] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(11)} ${command.summary.split('. ')[0].replace(/\.$/, '')}`);
+  lines.push(
+    '',
+    'The stages read and write DIR/work/, so each can be re-run alone after `neardup run`.',
+    'Run `neardup COMMAND --help` for a command\'s options.',
+    '',
+    'Exit codes: 0 ok, 1 bad input or failed run, 2 wrong usage.',
+  );
+  return lines.join('\n') + '\n';
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(mainHelp());
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  try {
+    if (!command) throw new UsageError(`unknown command "${name}"; commands: ${Object.keys(COMMANDS).join(', ')}`);
+    const optionSpec: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
+      out: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    };
+    for (const option of command.options) optionSpec[option] = { type: 'string' };
+    let parsed;
+    try {
+      parsed = parseArgs({ args: rest, options: optionSpec, allowPositionals: true, strict: true });
+    } catch (error) {
+      throw new UsageError(`${(error as Error).message.split('\n')[0]}; see \`neardup ${name} --help\``);
+    }
+    if (parsed.values.help) {
+      process.stdout.write(commandHelp(name, command));
+      return 0;
+    }
+    const out = (parsed.values.out as string | undefined) ?? (name === 'eval' ? join('output', 'eval', basename(resolve(parsed.positionals[0] ?? '.'))) : 'output');
+    await command.run(parsed.positionals, optionsFrom(parsed.values), out, Boolean(parsed.values.json));
+    return 0;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`neardup: ${error.message}\n`);
+      return 2;
+    }
+    if (error instanceof InputError) {
+      process.stderr.write(`neardup: bad input: ${error.message}\n`);
+      return 1;
+    }
+    process.stderr.write(`neardup: ${(error as Error).stack ?? String(error)}\n`);
+    return 1;
+  }
+}
+
+// Run only as a program, not when a test imports this module for `optionsFrom` or `main`.
+if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
+  process.exitCode = await main(process.argv.slice(2));
+}

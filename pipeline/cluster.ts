@@ -1,0 +1,268 @@
+/**
+ * Stage 5: verify candidate pairs and group articles into story clusters.
+ *
+ * Verification: the signature estimate screens out pairs that are clearly below the threshold; the rest get
+ * the exact set similarity of their feature sets (one merge of two sorted arrays).
+ *
+ * Clustering guards against chaining. Plain connected components let one borderline pair glue two stories
+ * together (A1-A2-A3 ~ B1-B2-B3 through a single A3~B1 edge). Here verified pairs are taken strongest first,
+ * and two groups merge only if the pairs between them are similar on average (see groupSimilarity).
+ */
+import { createHash } from 'node:crypto';
+import invariant from 'tiny-invariant';
+import { type FeatureSets, featuresOf, weightsOf } from './feature-sets.js';
+import { setSimilarity } from './similarity.js';
+import { estimateJaccard } from './signature.js';
+
+export const SIMILARITY_MEASURES = ['jaccard', 'containment', 'mean'] as const;
+export type SimilarityMeasure = (typeof SIMILARITY_MEASURES)[number];
+
+export interface ClusterOptions {
+  /** A pair is verified when its similarity (below) is at least this. */
+  threshold: number;
+  /**
+   * jaccard: |A∩B| / |A∪B|. containment: |A∩B| / min(|A|, |B|), for abridged copies. mean: their average,
+   * which forgives an added background paragraph without letting a short text match anything.
+   */
+  measure: SimilarityMeasure;
+  /**
+   * Two groups merge only when the mean similarity over the article pairs between them is at least this
+   * fraction of the threshold (average link at a lower bar): rewrites of one story resemble each other
+   * throughout, two stories joined by one borderline pair do not. 0 gives plain connected components.
+   */
+  groupSimilarity: number;
+}
+
+export interface ArticleKeys {
+  ids: string[];
+  /** Publication time in ms since the epoch, NaN when unknown. */
+  publishedMs: Float64Array;
+}
+
+/** Verified pairs, one column per field (a < b are article indices). */
+export interface VerifiedPairs {
+  a: Uint32Array;
+  b: Uint32Array;
+  estimated: Float32Array;
+  jaccard: Float32Array;
+  containment: Float32Array;
+  similarity: Float32Array;
+  /** 1 when the clustering put a and b in the same cluster. */
+  clustered: Uint8Array;
+}
+
+export interface Cluster {
+  id: string;
+  founder: number;
+  /** Article indices in input order. */
+  members: number[];
+}
+
+export interface Clustering {
+  pairs: VerifiedPairs;
+  /** Index into `clusters` for every article (singletons are clusters of one). */
+  clusterOf: Uint32Array;
+  /** Ordered by size (largest first), then by founder. */
+  clusters: Cluster[];
+  /** The most similar article in the same cluster, -1 for singletons, and that similarity. */
+  nearest: Int32Array;
+  nearestSimilarity: Float32Array;
+}
+
+export function clusterArticles(
+  keys: ArticleKeys,
+  features: FeatureSets,
+  signatures: Uint32Array,
+  k: number,
+  candidates: Uint32Array,
+  options: ClusterOptions,
+): Clustering {
+  const n = keys.ids.length;
+  invariant(signatures.length === n * k, 'one signature per article');
+  const pairs = verifyPairs(features, signatures, k, candidates, options);
+  const similarityOf = (i: number, j: number) => {
+    const exact = setSimilarity(featuresOf(features, i), featuresOf(features, j), weightsOf(features, i), weightsOf(features, j));
+    return measureOf(options.measure, exact.jaccard, exact.containment);
+  };
+  const root = linkGroups(keys, pairs, n, options.groupSimilarity * options.threshold, similarityOf);
+  return describeClusters(keys, pairs, root);
+}
+
+/** How many standard errors of the MinHash estimate below the threshold a pair may be and still be checked. */
+const SCREEN_STANDARD_ERRORS = 4;
+
+export function verifyPairs(
+  features: FeatureSets,
+  signatures: Uint32Array,
+  k: number,
+  candidates: Uint32Array,
+  options: Pick<ClusterOptions, 'threshold' | 'measure'>,
+): VerifiedPairs {
+  const count = candidates.length / 2;
+  const a = new Uint32Array(count);
+  const b = new Uint32Array(count);
+  const estimated = new Float32Array(count);
+  const jaccard = new Float32Array(count);
+  const containment = new Float32Array(count);
+  const similarity = new Float32Array(count);
+  // Only the Jaccard measure can be screened by the Jaccard estimate: containment can be high while
+  // Jaccard is low (a short abridged copy of a long article).
+  const t = options.threshold;
+  const screen = options.measure === 'jaccard' ? t - SCREEN_STANDARD_ERRORS * Math.sqrt((t * (1 - t)) / k) : -1;
+  let verified = 0;
+  for (let p = 0; p < count; p++) {
+    const i = candidates[2 * p];
+    const j = candidates[2 * p + 1];
+    const estimate = estimateJaccard(signatures, k, i, j);
+    if (estimate < screen) continue;
+    const exact = setSimilarity(featuresOf(features, i), featuresOf(features, j), weightsOf(features, i), weightsOf(features, j));
+    const score = measureOf(options.measure, exact.jaccard, exact.containment);
+    if (score < t) continue;
+    a[verified] = i;
+    b[verified] = j;
+    estimated[verified] = estimate;
+    jaccard[verified] = exact.jaccard;
+    containment[verified] = exact.containment;
+    similarity[verified] = score;
+    verified++;
+  }
+  return {
+    a: a.slice(0, verified),
+    b: b.slice(0, verified),
+    estimated: estimated.slice(0, verified),
+    jaccard: jaccard.slice(0, verified),
+    containment: containment.slice(0, verified),
+    similarity: similarity.slice(0, verified),
+    clustered: new Uint8Array(verified),
+  };
+}
+
+export function measureOf(measure: SimilarityMeasure, jaccard: number, containment: number): number {
+  if (measure === 'jaccard') return jaccard;
+  if (measure === 'containment') return containment;
+  return (jaccard + containment) / 2;
+}
+
+/** Founder order: earliest publication first (unknown dates last), then smallest id. */
+export function compareFounders(keys: ArticleKeys, i: number, j: number): number {
+  const ti = keys.publishedMs[i];
+  const tj = keys.publishedMs[j];
+  const ki = Number.isNaN(ti) ? Infinity : ti;
+  const kj = Number.isNaN(tj) ? Infinity : tj;
+  if (ki !== kj) return ki < kj ? -1 : 1;
+  const a = keys.ids[i];
+  const b = keys.ids[j];
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * Union of verified pairs, strongest first, with the average-link guard. Returns each article's group root.
+ * For large groups the guard looks at their first MAX_GUARD_MEMBERS members only, which bounds the cost of
+ * one merge while still seeing a story's core.
+ * Ties in similarity are broken by article ids, not input positions, so the grouping does not depend on
+ * the order the files were listed in.
+ */
+function linkGroups(keys: ArticleKeys, pairs: VerifiedPairs, n: number, minMeanSimilarity: number, similarityOf: (i: number, j: number) => number): Uint32Array {
+  const count = pairs.a.length;
+  const order = Array.from({ length: count }, (_, p) => p);
+  const pairKey = (p: number) => {
+    const x = keys.ids[pairs.a[p]];
+    const y = keys.ids[pairs.b[p]];
+    return x < y ? [x, y] : [y, x];
+  };
+  order.sort((p, q) => {
+    if (pairs.similarity[p] !== pairs.similarity[q]) return pairs.similarity[q] - pairs.similarity[p];
+    const [p1, p2] = pairKey(p);
+    const [q1, q2] = pairKey(q);
+    return p1 < q1 ? -1 : p1 > q1 ? 1 : p2 < q2 ? -1 : p2 > q2 ? 1 : 0;
+  });
+
+  const parent = new Uint32Array(n);
+  for (let i = 0; i < n; i++) parent[i] = i;
+  const find = (i: number): number => {
+    while (parent[i] !== i) {
+      parent[i] = parent[parent[i]];
+      i = parent[i];
+    }
+    return i;
+  };
+  const members = new Map<number, number[]>();
+  const membersOf = (r: number) => members.get(r) ?? [r];
+
+  for (const p of order) {
+    const ra = find(pairs.a[p]);
+    const rb = find(pairs.b[p]);
+    if (ra === rb) continue;
+    const groupA = membersOf(ra);
+    const groupB = membersOf(rb);
+    if (minMeanSimilarity > 0 && groupA.length * groupB.length > 1) {
+      let sum = 0;
+      let count = 0;
+      for (const i of groupA.slice(0, MAX_GUARD_MEMBERS)) {
+        for (const j of groupB.slice(0, MAX_GUARD_MEMBERS)) {
+          sum += similarityOf(i, j);
+          count++;
+        }
+      }
+      if (sum / count < minMeanSimilarity) continue;
+    }
+    // Attach the smaller group under the larger one's root.
+    const [keep, drop] = groupA.length >= groupB.length ? [ra, rb] : [rb, ra];
+    parent[drop] = keep;
+    const merged = membersOf(keep).concat(membersOf(drop));
+    members.set(keep, merged);
+    members.delete(drop);
+  }
+  const root = new Uint32Array(n);
+  for (let i = 0; i < n; i++) root[i] = find(i);
+  return root;
+}
+
+/** Members of each group the chaining guard compares (in input order), so a merge costs at most 16 x 16 checks. */
+const MAX_GUARD_MEMBERS = 16;
+
+/** Cluster ids are derived from the founding article's id only: the same founder, the same id, every run. */
+export function clusterIdFor(founderId: string): string {
+  return 'c' + createHash('sha256').update(founderId, 'utf8').digest('hex').slice(0, 16);
+}
+
+function describeClusters(keys: ArticleKeys, pairs: VerifiedPairs, root: Uint32Array): Clustering {
+  const n = root.length;
+  const byRoot = new Map<number, number[]>();
+  for (let i = 0; i < n; i++) {
+    const list = byRoot.get(root[i]);
+    if (list) list.push(i);
+    else byRoot.set(root[i], [i]);
+  }
+  const clusters: Cluster[] = [];
+  for (const members of byRoot.values()) {
+    let founder = members[0];
+    for (const i of members) if (compareFounders(keys, i, founder) < 0) founder = i;
+    clusters.push({ id: clusterIdFor(keys.ids[founder]), founder, members });
+  }
+  clusters.sort((x, y) => y.members.length - x.members.length || compareFounders(keys, x.founder, y.founder));
+  const clusterOf = new Uint32Array(n);
+  clusters.forEach((cluster, c) => {
+    for (const i of cluster.members) clusterOf[i] = c;
+  });
+
+  const nearest = new Int32Array(n).fill(-1);
+  const nearestSimilarity = new Float32Array(n);
+  for (let p = 0; p < pairs.a.length; p++) {
+    const i = pairs.a[p];
+    const j = pairs.b[p];
+    if (clusterOf[i] !== clusterOf[j]) continue;
+    pairs.clustered[p] = 1;
+    const s = pairs.similarity[p];
+    // Pairs are sorted by (a, b), so on equal similarity the earlier article wins: deterministic.
+    if (s > nearestSimilarity[i] || nearest[i] === -1) {
+      nearest[i] = j;
+      nearestSimilarity[i] = s;
+    }
+    if (s > nearestSimilarity[j] || nearest[j] === -1) {
+      nearest[j] = i;
+      nearestSimilarity[j] = s;
+    }
+  }
+  return { pairs, clusterOf, clusters, nearest, nearestSimilarity };
+}

@@ -1,0 +1,23 @@
+/**
+ * Bad input: names the file (and line, when there is one) so the user can find and fix it.
+ * The CLI turns it into exit code 1 with the message alone, no stack trace.
+ */
+export class InputError extends Error {
+  readonly file: string;
+  readonly line: number | undefined;
+
+  constructor(file: string, line: number | undefined, problem: string) {
+    super(`${line === undefined ? file : `${file}:${line}`}: ${problem}`);
+    this.name = 'InputError';
+    this.file = file;
+    this.line = line;
+  }
+}
+
+/** Wrong command-line usage: exit code 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * Stage 1b: normalize an article's text so that typographic variants of one word become one token, and strip
+ * the scraping noise that would otherwise look like content (or make two unrelated pages look alike).
+ */
+
+// Curly and angle quotes, primes and the many Unicode dashes all mean the same to a reader.
+const SINGLE_QUOTES = /[\u2018\u2019\u201a\u201b\u2032\u02bc\u0060\u00b4]/g;
+const DOUBLE_QUOTES = /[\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb\u300c\u300d]/g;
+const DASHES = /[\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d]/g;
+const SPACES = /[ \t\f\v\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+/g;
+const INVISIBLE = /[\u200b\u200c\u200d\u2060\ufeff\u00ad]/g;
+
+/**
+ * Unicode NFKC, full-width and compatibility forms folded, case folded, quotes and dashes unified, runs of
+ * spaces collapsed. Line breaks are kept: later steps use lines to find noise.
+ */
+export function normalizeText(text: string): string {
+  return (
+    text
+      .normalize('NFKC')
+      // toUpperCase first turns ß into SS and final sigma into Σ, so the lower-casing below matches
+      // Unicode full case folding for the scripts news comes in.
+      .toUpperCase()
+      .toLowerCase()
+      .replace(INVISIBLE, '')
+      .replace(SINGLE_QUOTES, "'")
+      .replace(DOUBLE_QUOTES, '"')
+      .replace(DASHES, '-')
+      .replace(SPACES, ' ')
+      .replace(/\r\n?/g, '\n')
+      .replace(/ *\n */g, '\n')
+  );
+}
+
+// Sentence-final punctuation in Latin, Arabic/Urdu (U+06D4, U+061F), Devanagari, CJK; a closing quote
+// or bracket may follow it.
+const SENTENCE_END = /[.!?\u06d4\u061f\u0964\u3002\uff01\uff1f…:;]["')\]]*$/;
+const URL_LINE = /^(https?|www)\S*$/;
+/** A trailing line this short without final punctuation reads as a link to another story, not a sentence. */
+const MAX_TRAILING_HEADLINE_WORDS = 20;
+/** Scraped pages end with at most a few "related stories" headlines; stop there so real text is never eaten. */
+const MAX_TRAILING_HEADLINES = 3;
+
+export interface CleanedArticle {
+  /** Normalized title. */
+  title: string;
+  /** Normalized body, without the noise lines below. */
+  body: string;
+  /** How many lines were dropped as noise, for the run report. */
+  droppedLines: number;
+}
+
+/**
+ * Normalizes title and body and drops lines that are scraping noise rather than the story:
+ * - blank lines (and so trailing blank lines);
+ * - lines that repeat the title (scrapers often emit the headline two or three times);
+ * - lines that are a bare URL (some scrapers put the source address first; left in, the domain and slug
+ *   words make every article from one site look alike);
+ * - up to three trailing short lines without sentence-final punctuation after a body of several lines:
+ *   "related stories" headlines appended by the page template, which name other stories.
+ */
+export function cleanArticle(title: string, body: string): CleanedArticle {
+  const normalizedTitle = normalizeText(title).replace(/\n/g, ' ').trim();
+  const lines = normalizeText(body).split('\n');
+  const kept: string[] = [];
+  let droppedLines = 0;
+  for (const raw of lines) {
+    const line = raw.trim();
+    if (line === '') continue;
+    if ((normalizedTitle !== '' && line === normalizedTitle) || URL_LINE.test(line.replace(/ /g, ''))) {
+      droppedLines++;
+      continue;
+    }
+    kept.push(line);
+  }
+  let trailing = 0;
+  while (
+    trailing < MAX_TRAILING_HEADLINES &&
+    kept.length > 3 &&
+    !SENTENCE_END.test(kept[kept.length - 1]) &&
+    kept[kept.length - 1].split(' ').length <= MAX_TRAILING_HEADLINE_WORDS
+  ) {
+    kept.pop();
+    trailing++;
+  }
+  return { title: normalizedTitle, body: kept.join('\n'), droppedLines: droppedLines + trailing };
+}

@@ -1,0 +1,133 @@
+/**
+ * Stage 6: the reports. All CSV goes through csv-stringify (quotes, commas and line breaks escaped per
+ * RFC 4180); every file is written to a temporary name and renamed into place.
+ *
+ * Order: documents.csv and deduplicated.jsonl follow the input order (files sorted by path, articles in file
+ * order); clusters.csv is largest cluster first, then earliest founder; pairs.csv is by the pair's first
+ * article, then its second, in input order.
+ */
+import { join } from 'node:path';
+import { stringify } from 'csv-stringify/sync';
+import { AtomicLineWriter, writeFileAtomic } from './atomic-write.js';
+import type { LoadedClustering, StoredArticle } from './stages.js';
+
+/** Similarities are printed with a fixed number of decimals, so outputs are byte-identical run to run. */
+const fixed = (x: number) => x.toFixed(4);
+
+export interface ReportCounts {
+  documents: number;
+  clusters: number;
+  clusteredArticles: number;
+  duplicatesRemoved: number;
+  verifiedPairs: number;
+  [name: string]: number;
+}
+
+export async function writeReports(
+  out: string,
+  clustering: LoadedClustering,
+  articles: AsyncIterable<StoredArticle>,
+): Promise<ReportCounts> {
+  const { ids, clusterIds, clusterOf, founders, nearest, nearestSimilarity, pairs } = clustering;
+  const n = ids.length;
+  const size = new Uint32Array(clusterIds.length);
+  for (let i = 0; i < n; i++) size[clusterOf[i]]++;
+
+  // One pass over the stored articles: the deduplicated feed, and the titles of clusters' representatives.
+  const representativeTitle = new Map<number, string>();
+  const feed = await AtomicLineWriter.create(join(out, 'deduplicated.jsonl'));
+  let index = 0;
+  try {
+    for await (const article of articles) {
+      if (article.id !== ids[index]) {
+        throw new Error(`work/articles.jsonl no longer matches work/shingles.bin at article ${index + 1}; re-run from \`neardup shingle\``);
+      }
+      const cluster = clusterOf[index];
+      if (founders[cluster] === index) {
+        if (size[cluster] > 1) representativeTitle.set(cluster, article.title);
+        const { normalized: _normalized, origin: _origin, ...fields } = article;
+        await feed.write(JSON.stringify({ ...fields, cluster_id: clusterIds[cluster], cluster_size: size[cluster] }) + '\n');
+      }
+      index++;
+    }
+    if (index !== n) throw new Error(`work/articles.jsonl has ${index} articles, work/shingles.bin ${n}; re-run from \`neardup shingle\``);
+    await feed.commit();
+  } catch (error) {
+    await feed.abort();
+    throw error;
+  }
+
+  const documentRows: unknown[][] = [];
+  for (let i = 0; i < n; i++) {
+    const cluster = clusterOf[i];
+    documentRows.push([
+      ids[i],
+      clusterIds[cluster],
+      size[cluster],
+      founders[cluster] === i ? 1 : 0,
+      nearest[i] >= 0 ? ids[nearest[i]] : '',
+      nearest[i] >= 0 ? fixed(nearestSimilarity[i]) : '',
+    ]);
+  }
+  await writeCsv(join(out, 'documents.csv'), ['doc_id', 'cluster_id', 'cluster_size', 'is_representative', 'nearest_id', 'similarity'], documentRows);
+
+  // Similarity figures of a cluster are over its verified pairs that the clustering kept together.
+  const minSimilarity = new Float64Array(clusterIds.length).fill(Infinity);
+  const sumSimilarity = new Float64Array(clusterIds.length);
+  const pairCount = new Uint32Array(clusterIds.length);
+  for (let p = 0; p < pairs.a.length; p++) {
+    if (!pairs.clustered[p]) continue;
+    const cluster = clusterOf[pairs.a[p]];
+    minSimilarity[cluster] = Math.min(minSimilarity[cluster], pairs.similarity[p]);
+    sumSimilarity[cluster] += pairs.similarity[p];
+    pairCount[cluster]++;
+  }
+  const members: number[][] = clusterIds.map(() => []);
+  for (let i = 0; i < n; i++) if (size[clusterOf[i]] > 1) members[clusterOf[i]].push(i);
+  const clusterRows: unknown[][] = [];
+  let clusteredArticles = 0;
+  for (let c = 0; c < clusterIds.length; c++) {
+    if (size[c] < 2) continue;
+    clusteredArticles += size[c];
+    clusterRows.push([
+      clusterIds[c],
+      size[c],
+      ids[founders[c]],
+      representativeTitle.get(c) ?? '',
+      members[c].map((i) => ids[i]).join(' '),
+      fixed(minSimilarity[c]),
+      fixed(sumSimilarity[c] / pairCount[c]),
+    ]);
+  }
+  await writeCsv(
+    join(out, 'clusters.csv'),
+    ['cluster_id', 'size', 'representative_id', 'representative_title', 'member_ids', 'min_similarity', 'mean_similarity'],
+    clusterRows,
+  );
+
+  const pairRows: unknown[][] = [];
+  for (let p = 0; p < pairs.a.length; p++) {
+    pairRows.push([
+      ids[pairs.a[p]],
+      ids[pairs.b[p]],
+      fixed(pairs.similarity[p]),
+      fixed(pairs.jaccard[p]),
+      fixed(pairs.containment[p]),
+      fixed(pairs.estimated[p]),
+      pairs.clustered[p],
+    ]);
+  }
+  await writeCsv(join(out, 'pairs.csv'), ['doc_a', 'doc_b', 'similarity', 'jaccard', 'containment', 'estimated_jaccard', 'same_cluster'], pairRows);
+
+  return {
+    documents: n,
+    clusters: clusterRows.length,
+    clusteredArticles,
+    duplicatesRemoved: clusteredArticles - clusterRows.length,
+    verifiedPairs: pairs.a.length,
+  };
+}
+
+async function writeCsv(path: string, columns: string[], rows: unknown[][]): Promise<void> {
+  await writeFileAtomic(path, stringify(rows, { header: true, columns, record_delimiter: 'unix' }));
+}

@@ -1,0 +1,219 @@
+/**
+ * Stage 2: turn a normalized text into its set of features ("shingles"), each hashed to 32 bits, as a
+ * sorted array without repeats. Sorted sets make the exact Jaccard check of a candidate pair one merge.
+ */
+import { createRequire } from 'node:module';
+import invariant from 'tiny-invariant';
+import { FNV_OFFSET, combine32, hashString, hashUnit, mix32 } from './hash.js';
+import { HashSet32 } from './hash-set.js';
+
+export interface ShingleOptions {
+  /** Word n-gram sizes to take, e.g. [1] for content words, [1, 2] to add adjacent content-word pairs. */
+  wordNgrams: number[];
+  /** Character n-gram size over the content words (joined by one space); 0 turns them off. */
+  charNgram: number;
+  /** Languages whose stopwords are skipped before n-grams are formed: ISO 639-1 codes, 'all' or 'none'. */
+  stopwords: string;
+  /** Letter tokens shorter than this are skipped (numbers never are: they carry the story). */
+  minWordLength: number;
+}
+
+export const DEFAULT_SHINGLE_OPTIONS: ShingleOptions = {
+  wordNgrams: [1],
+  charNgram: 0,
+  stopwords: 'all',
+  minWordLength: 2,
+};
+
+// Token characters: Unicode letters, marks and numbers, in every script. Looked up in a table built once,
+// because a regular expression per character would dominate the cost of shingling.
+const TOKEN = 1;
+const DIGIT = 2;
+const CHAR_CLASS = (() => {
+  const table = new Uint8Array(65536);
+  const letterOrMark = /[\p{L}\p{M}]/u;
+  const number = /\p{N}/u;
+  for (let c = 0; c < 65536; c++) {
+    if (c >= 0xd800 && c <= 0xdfff) {
+      table[c] = TOKEN; // halves of astral characters (CJK extensions, historic scripts): keep them whole
+      continue;
+    }
+    const ch = String.fromCharCode(c);
+    if (number.test(ch)) table[c] = TOKEN | DIGIT;
+    else if (letterOrMark.test(ch)) table[c] = TOKEN;
+  }
+  return table;
+})();
+
+const stopwordSets = new Map<string, HashSet32>();
+
+/** The stopword hashes for a language list, from the stopwords-iso lists (cached per list). */
+export function stopwordSet(languages: string): HashSet32 {
+  let set = stopwordSets.get(languages);
+  if (set) return set;
+  const lists = createRequire(import.meta.url)('stopwords-iso') as Record<string, string[]>;
+  const codes = languages === 'none' ? [] : languages === 'all' ? Object.keys(lists) : languages.split(',');
+  const hashes: number[] = [];
+  for (const code of codes) {
+    const words = lists[code.trim()];
+    if (!words) {
+      throw new Error(`unknown stopword language "${code}": use ISO 639-1 codes (${Object.keys(lists).join(', ')}), 'all' or 'none'`);
+    }
+    for (const word of words) {
+      // A stopword only matters as the tokenizer would see it; multi-token entries ("a's") can never match.
+      // Numbers in the lists ("10", "39") are dropped: figures are what tell one story from another.
+      for (const token of word.normalize('NFKC').toLowerCase().split(/[^\p{L}\p{M}\p{N}]+/u)) {
+        if (token !== '' && !/^\p{N}+$/u.test(token)) hashes.push(hashString(token));
+      }
+    }
+  }
+  set = new HashSet32(hashes);
+  stopwordSets.set(languages, set);
+  return set;
+}
+
+/**
+ * Reusable shingler: holds scratch buffers sized for the largest text seen so far, so that shingling a
+ * stream of articles allocates nothing per token.
+ */
+export class Shingler {
+  readonly options: ShingleOptions;
+  private readonly stopwords: HashSet32;
+  private tokens = new Uint32Array(1024);
+  private tokenStart = new Uint32Array(1024);
+  private tokenEnd = new Uint32Array(1024);
+  private features = new Uint32Array(4096);
+
+  constructor(options: ShingleOptions) {
+    invariant(options.wordNgrams.every((n) => Number.isInteger(n) && n >= 1 && n <= 16), 'word n-gram sizes are 1..16');
+    invariant(Number.isInteger(options.charNgram) && options.charNgram >= 0, 'char n-gram size is a whole number');
+    invariant(options.wordNgrams.length > 0 || options.charNgram > 0, 'at least one kind of shingle');
+    this.options = options;
+    this.stopwords = stopwordSet(options.stopwords);
+  }
+
+  /**
+   * The sorted, distinct feature hashes of `text` (already normalized). The returned array is a fresh copy
+   * the caller may keep.
+   */
+  shingle(text: string): Uint32Array {
+    const count = this.tokenize(text);
+    let n = 0;
+    for (const size of this.options.wordNgrams) n = this.addWordNgrams(count, size, n);
+    if (this.options.charNgram > 0) n = this.addCharNgrams(text, count, this.options.charNgram, n);
+    const features = this.features.subarray(0, n).sort();
+    let unique = 0;
+    for (let i = 0; i < n; i++) {
+      if (i === 0 || features[i] !== features[i - 1]) features[unique++] = features[i];
+    }
+    return features.slice(0, unique);
+  }
+
+  /** Content tokens of `text` (hash, start, end) into the scratch arrays; returns how many. */
+  private tokenize(text: string): number {
+    const length = text.length;
+    const minWordLength = this.options.minWordLength;
+    let count = 0;
+    let i = 0;
+    while (i < length) {
+      let cls = CHAR_CLASS[text.charCodeAt(i)];
+      if (cls === 0) {
+        i++;
+        continue;
+      }
+      const start = i;
+      let h = FNV_OFFSET;
+      let allDigits = true;
+      while (i < length) {
+        const c = text.charCodeAt(i);
+        cls = CHAR_CLASS[c];
+        if (cls === 0) {
+          // "1,000" and "3.5" are one number; elsewhere punctuation ends the token.
+          const joinsDigits =
+            (c === 44 || c === 46) && i > start && CHAR_CLASS[text.charCodeAt(i - 1)] & DIGIT && i + 1 < length && CHAR_CLASS[text.charCodeAt(i + 1)] & DIGIT;
+          if (!joinsDigits) break;
+        } else if ((cls & DIGIT) === 0) {
+          allDigits = false;
+        }
+        h = hashUnit(h, c);
+        i++;
+      }
+      h = mix32(h);
+      if ((!allDigits && i - start < minWordLength) || this.stopwords.has(h)) continue;
+      if (count === this.tokens.length) this.growTokens();
+      this.tokens[count] = h;
+      this.tokenStart[count] = start;
+      this.tokenEnd[count] = i;
+      count++;
+    }
+    return count;
+  }
+
+  private addWordNgrams(count: number, size: number, n: number): number {
+    for (let i = 0; i + size <= count; i++) {
+      let h = this.tokens[i];
+      for (let j = 1; j < size; j++) h = combine32(h, this.tokens[i + j]);
+      // Different n-gram sizes live in different hash spaces, so a bigram never equals a unigram.
+      if (size > 1) h = combine32(h, size);
+      if (n === this.features.length) this.growFeatures();
+      this.features[n++] = h;
+    }
+    return n;
+  }
+
+  /** Character n-grams over the content tokens joined by single spaces, without building that string. */
+  private addCharNgrams(text: string, count: number, size: number, n: number): number {
+    const total = this.charLength(count);
+    if (total < size) return total > 0 ? this.addCharWindow(text, count, 0, total, n) : n;
+    for (let start = 0; start + size <= total; start++) n = this.addCharWindow(text, count, start, size, n);
+    return n;
+  }
+
+  private charLength(count: number): number {
+    let total = 0;
+    for (let t = 0; t < count; t++) total += this.tokenEnd[t] - this.tokenStart[t] + (t > 0 ? 1 : 0);
+    return total;
+  }
+
+  private addCharWindow(text: string, count: number, start: number, size: number, n: number): number {
+    // Walk to the token holding position `start` of the virtual joined string, then hash `size` units.
+    let t = 0;
+    let offset = start;
+    for (;;) {
+      const length = this.tokenEnd[t] - this.tokenStart[t] + 1; // + the joining space
+      if (offset < length) break;
+      offset -= length;
+      t++;
+    }
+    let h = FNV_OFFSET ^ 0x5bd1e995; // a different start than words, so "ab" the word is not "ab" the bigram
+    for (let k = 0; k < size; k++) {
+      const tokenLength = this.tokenEnd[t] - this.tokenStart[t];
+      h = hashUnit(h, offset < tokenLength ? text.charCodeAt(this.tokenStart[t] + offset) : 32);
+      offset++;
+      if (offset > tokenLength) {
+        offset = 0;
+        t++;
+      }
+    }
+    if (n === this.features.length) this.growFeatures();
+    this.features[n++] = mix32(h);
+    return n;
+  }
+
+  private growTokens(): void {
+    const grow = (a: Uint32Array) => {
+      const b = new Uint32Array(a.length * 2);
+      b.set(a);
+      return b;
+    };
+    this.tokens = grow(this.tokens);
+    this.tokenStart = grow(this.tokenStart);
+    this.tokenEnd = grow(this.tokenEnd);
+  }
+
+  private growFeatures(): void {
+    const b = new Uint32Array(this.features.length * 2);
+    b.set(this.features);
+    this.features = b;
+  }
+}

@@ -1,0 +1,175 @@
+/**
+ * Stage 3: MinHash signatures. Every engine fills `k` 32-bit values per article into one contiguous
+ * Uint32Array (article i owns [i*k, (i+1)*k)); two articles' Jaccard similarity is estimated by the
+ * fraction of positions where their values agree.
+ */
+import { createRequire } from 'node:module';
+import invariant from 'tiny-invariant';
+import { mix32, randomStream } from './hash.js';
+
+export interface SignatureEngine {
+  readonly name: string;
+  /** Values per signature. */
+  readonly k: number;
+  /** Writes the signature of a sorted, distinct feature set into `out` (length k). */
+  sign(features: Uint32Array, out: Uint32Array): void;
+}
+
+export const ENGINE_NAMES = ['oph', 'minhash'] as const;
+export type EngineName = (typeof ENGINE_NAMES)[number];
+
+export function createEngine(name: EngineName, k: number, seed: number): SignatureEngine {
+  invariant(Number.isInteger(k) && k >= 2 && k <= 4096, 'k must be a whole number in 2..4096');
+  if (name === 'oph') return new OnePermutationEngine(k, seed);
+  if (name === 'minhash') return new MinhashPackageEngine(k, seed);
+  throw new Error(`unknown signature engine "${name}": use one of ${ENGINE_NAMES.join(', ')}`);
+}
+
+/**
+ * The value every position of an empty set's signature holds. Empty sets have no similarity to anything;
+ * the candidate stage skips them rather than let them all collide.
+ */
+export const EMPTY_SIGNATURE_VALUE = 0xffffffff;
+
+/**
+ * One-permutation hashing with optimal densification (Shrivastava, ICML 2017). Each feature is hashed once:
+ * the hash picks one of k bins and a second, independent hash is the bin's candidate minimum. Bins left empty
+ * borrow the value of a non-empty bin chosen by a probe sequence that depends only on the bin's index, so two
+ * articles borrow from the same place; that keeps the estimate unbiased with variance close to k independent
+ * permutations, at a cost of one hash per feature instead of k.
+ */
+export class OnePermutationEngine implements SignatureEngine {
+  readonly name = 'oph';
+  readonly k: number;
+  private readonly binSeed: number;
+  private readonly valueSeed: number;
+  private readonly probeSeed: number;
+  private readonly filled: Uint8Array;
+
+  constructor(k: number, seed: number) {
+    const random = randomStream(seed);
+    this.k = k;
+    this.binSeed = random();
+    this.valueSeed = random();
+    this.probeSeed = random();
+    this.filled = new Uint8Array(k);
+  }
+
+  sign(features: Uint32Array, out: Uint32Array): void {
+    const k = this.k;
+    invariant(out.length === k, 'signature slot has length k');
+    out.fill(EMPTY_SIGNATURE_VALUE);
+    if (features.length === 0) return;
+    const filled = this.filled;
+    filled.fill(0);
+    let filledCount = 0;
+    for (let f = 0; f < features.length; f++) {
+      const h = mix32(features[f] ^ this.binSeed);
+      // Multiply-shift maps h uniformly onto 0..k-1 without the bias of h % k; the high half of a
+      // 32x32-bit product is computed exactly as a double because it stays below 2^53.
+      const bin = Math.floor((h * k) / 4294967296);
+      const value = mix32(h ^ this.valueSeed);
+      if (filled[bin] === 0) {
+        filled[bin] = 1;
+        filledCount++;
+        out[bin] = value;
+      } else if (value < out[bin]) {
+        out[bin] = value;
+      }
+    }
+    if (filledCount === k) return;
+    for (let bin = 0; bin < k; bin++) {
+      if (filled[bin] === 1) continue;
+      for (let attempt = 1; ; attempt++) {
+        const probe = mix32(Math.imul(bin + 1, 0x9e3779b1) ^ Math.imul(attempt, 0x85ebca77) ^ this.probeSeed);
+        const source = Math.floor((probe * k) / 4294967296);
+        if (filled[source] === 1) {
+          out[bin] = out[source];
+          break;
+        }
+      }
+    }
+  }
+}
+
+/** Largest multiplier that keeps `a * hash + b` exact in a double for the package's hashes (< 2^33). */
+const EXACT_MULTIPLIER_LIMIT = 2 ** 20;
+
+interface MinhashInstance {
+  hashvalues: number[];
+  permA: number[];
+  permB: number[];
+  update(value: string): void;
+}
+
+/**
+ * Classic k-permutation MinHash from the npm `minhash` package, kept as a reference engine. Its own
+ * permutations compute `(a * hash + b) % prime` with a and hash near 2^32, so the product overflows 2^53 and
+ * the low bits are lost; we replace a and b with values below 2^20, which keeps every product exact. It
+ * hashes each feature string once per permutation: that cost is the package's and is why it is slow.
+ */
+export class MinhashPackageEngine implements SignatureEngine {
+  readonly name = 'minhash';
+  readonly k: number;
+  private readonly Minhash: new (config: { numPerm: number; seed: number }) => MinhashInstance;
+  private readonly permA: number[];
+  private readonly permB: number[];
+
+  constructor(k: number, seed: number) {
+    this.k = k;
+    this.Minhash = (createRequire(import.meta.url)('minhash') as { Minhash: MinhashPackageEngine['Minhash'] }).Minhash;
+    const random = randomStream(seed);
+    const used = new Set<number>();
+    this.permA = [];
+    this.permB = [];
+    while (this.permA.length < k) {
+      const a = 1 + (random() % (EXACT_MULTIPLIER_LIMIT - 1));
+      if (used.has(a)) continue;
+      used.add(a);
+      this.permA.push(a);
+      this.permB.push(random() % EXACT_MULTIPLIER_LIMIT);
+    }
+  }
+
+  sign(features: Uint32Array, out: Uint32Array): void {
+    invariant(out.length === this.k, 'signature slot has length k');
+    if (features.length === 0) {
+      out.fill(EMPTY_SIGNATURE_VALUE);
+      return;
+    }
+    const minhash = new this.Minhash({ numPerm: this.k, seed: 1 });
+    minhash.permA = this.permA;
+    minhash.permB = this.permB;
+    for (let f = 0; f < features.length; f++) minhash.update(String(features[f]));
+    // Values lie below the package's prime 2^32 + 15; the 15 values past 2^32 wrap onto 0..14, a
+    // collision chance of about 15 / 2^32 per position.
+    for (let i = 0; i < this.k; i++) out[i] = minhash.hashvalues[i] >>> 0;
+  }
+}
+
+/** Signatures of many feature sets into one contiguous array. */
+export function signAll(engine: SignatureEngine, featureSets: ArrayLike<Uint32Array> & Iterable<Uint32Array>): Uint32Array {
+  const k = engine.k;
+  const signatures = new Uint32Array(featureSets.length * k);
+  let i = 0;
+  for (const features of featureSets) {
+    engine.sign(features, signatures.subarray(i * k, (i + 1) * k));
+    i++;
+  }
+  return signatures;
+}
+
+/** Estimated Jaccard similarity of articles i and j: the fraction of agreeing signature positions. */
+export function estimateJaccard(signatures: Uint32Array, k: number, i: number, j: number): number {
+  const a = i * k;
+  const b = j * k;
+  if (signatures[a] === EMPTY_SIGNATURE_VALUE && isEmptySignature(signatures, k, i)) return 0;
+  let agree = 0;
+  for (let p = 0; p < k; p++) if (signatures[a + p] === signatures[b + p]) agree++;
+  return agree / k;
+}
+
+export function isEmptySignature(signatures: Uint32Array, k: number, i: number): boolean {
+  for (let p = i * k, end = p + k; p < end; p++) if (signatures[p] !== EMPTY_SIGNATURE_VALUE) return false;
+  return true;
+}

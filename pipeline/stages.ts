@@ -1,0 +1,341 @@
+/**
+ * The pipeline's stages as runnable steps: each reads the previous stage's file in `OUT/work/`, calls its
+ * pure core, and writes its own file, so a later stage can be re-run (say, with another threshold) without
+ * redoing the earlier ones. `runPipeline` runs them all in order.
+ *
+ *   read      inputs            -> work/articles.jsonl   (articles, normalized text beside the original)
+ *   shingle   articles.jsonl    -> work/shingles.bin     (sorted feature hashes per article)
+ *   sign      shingles.bin      -> work/signatures.bin   (k MinHash values per article)
+ *   candidates signatures.bin   -> work/candidates.bin   (pairs sharing an LSH band)
+ *   cluster   + shingles.bin    -> work/clusters.bin     (verified pairs, cluster per article)
+ *   report    all of the above  -> documents.csv, clusters.csv, pairs.csv, deduplicated.jsonl, run.json
+ */
+import { createReadStream } from 'node:fs';
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { performance } from 'node:perf_hooks';
+import invariant from 'tiny-invariant';
+import { readArtifact, writeArtifact } from './artifact.js';
+import { AtomicLineWriter, writeFileAtomic } from './atomic-write.js';
+import { findCandidates } from './candidates.js';
+import { type ArticleKeys, type ClusterOptions, type VerifiedPairs, clusterArticles } from './cluster.js';
+import { type FeatureSets, FeatureSetsBuilder, featuresOf, weightsOf } from './feature-sets.js';
+import { optimalBanding } from './lsh-params.js';
+import { cleanArticle } from './normalize.js';
+import { type PipelineOptions } from './options.js';
+import { readArticles } from './read-articles.js';
+import { writeReports } from './report.js';
+import { type ShingleOptions, Shingler } from './shingle.js';
+import { type EngineName, createEngine } from './signature.js';
+import { WeightedReplicator, type Weighting, featureWeights } from './weights.js';
+
+export interface StageStats {
+  stage: string;
+  seconds: number;
+  articles: number;
+  articlesPerSecond: number;
+  options: object;
+  [count: string]: number | string | object;
+}
+
+/** One line of work/articles.jsonl. */
+export interface StoredArticle {
+  id: string;
+  title: string;
+  text: string;
+  published_at?: string;
+  source?: string;
+  url?: string;
+  origin: string;
+  /** Normalized title and body, one line break apart: what the shingle stage reads. */
+  normalized: string;
+}
+
+export const workPath = (out: string, file: string) => join(out, 'work', file);
+
+/** Runs one stage and records its options, counts and timing in work/STAGE.stats.json for run.json. */
+async function timed<T extends Record<string, number | string>>(
+  out: string,
+  stage: string,
+  options: object,
+  work: () => Promise<T & { articles: number }>,
+): Promise<StageStats> {
+  const start = performance.now();
+  const counts = await work();
+  const seconds = (performance.now() - start) / 1000;
+  const stats: StageStats = {
+    stage,
+    seconds: round(seconds, 3),
+    articlesPerSecond: Math.round(counts.articles / Math.max(seconds, 1e-9)),
+    ...counts,
+    options,
+  };
+  await writeFileAtomic(workPath(out, `${stage}.stats.json`), JSON.stringify(stats, null, 2) + '\n');
+  return stats;
+}
+
+const round = (x: number, digits: number) => Number(x.toFixed(digits));
+
+export async function* readStoredArticles(out: string): AsyncGenerator<StoredArticle> {
+  const path = workPath(out, 'articles.jsonl');
+  const stream = createReadStream(path, { encoding: 'utf8' });
+  const opened = new Promise<void>((resolve, reject) => {
+    stream.once('ready', resolve);
+    stream.once('error', (error: NodeJS.ErrnoException) =>
+      reject(error.code === 'ENOENT' ? new Error(`${path} does not exist: run \`neardup read INPUT... --out ${out}\` first`) : error),
+    );
+  });
+  await opened;
+  for await (const line of createInterface({ input: stream, crlfDelay: Infinity })) {
+    if (line !== '') yield JSON.parse(line) as StoredArticle;
+  }
+}
+
+export function readStage(inputs: string[], out: string, options: Pick<PipelineOptions, 'readConcurrency'>): Promise<StageStats> {
+  return timed(out, 'read', { inputs, readConcurrency: options.readConcurrency }, async () => {
+    const writer = await AtomicLineWriter.create(workPath(out, 'articles.jsonl'));
+    let articles = 0;
+    let noiseLinesDropped = 0;
+    try {
+      for await (const article of readArticles(inputs, { concurrency: options.readConcurrency })) {
+        const cleaned = cleanArticle(article.title, article.text);
+        noiseLinesDropped += cleaned.droppedLines;
+        const stored: StoredArticle = {
+          id: article.id,
+          title: article.title,
+          text: article.text,
+          published_at: article.publishedAt,
+          source: article.source,
+          url: article.url,
+          origin: article.origin,
+          normalized: cleaned.title === '' ? cleaned.body : `${cleaned.title}\n${cleaned.body}`,
+        };
+        await writer.write(JSON.stringify(stored) + '\n');
+        articles++;
+      }
+      await writer.commit();
+    } catch (error) {
+      await writer.abort();
+      throw error;
+    }
+    return { articles, noiseLinesDropped };
+  });
+}
+
+interface ShingleMeta {
+  options: ShingleOptions;
+  weighting: Weighting;
+  ids: string[];
+}
+
+export function shingleStage(out: string, options: Pick<PipelineOptions, 'shingles' | 'weighting'>): Promise<StageStats> {
+  return timed(out, 'shingle', { ...options.shingles, weighting: options.weighting }, async () => {
+    const shingler = new Shingler(options.shingles);
+    const builder = new FeatureSetsBuilder();
+    const ids: string[] = [];
+    const published: number[] = [];
+    let withoutFeatures = 0;
+    for await (const article of readStoredArticles(out)) {
+      const features = shingler.shingle(article.normalized);
+      if (features.length === 0) withoutFeatures++;
+      builder.add(features);
+      ids.push(article.id);
+      published.push(article.published_at === undefined ? NaN : Date.parse(article.published_at));
+    }
+    const sets = builder.build((unweighted) => featureWeights(unweighted, options.weighting));
+    const meta: ShingleMeta = { options: options.shingles, weighting: options.weighting, ids };
+    await writeArtifact(workPath(out, 'shingles.bin'), 'shingles', meta, {
+      offsets: sets.offsets,
+      values: sets.values,
+      weights: sets.weights,
+      publishedMs: Float64Array.from(published),
+    });
+    return {
+      articles: ids.length,
+      features: sets.values.length,
+      meanFeaturesPerArticle: round(sets.values.length / Math.max(ids.length, 1), 1),
+      articlesWithoutFeatures: withoutFeatures,
+    };
+  });
+}
+
+async function loadShingles(out: string): Promise<{ keys: ArticleKeys; sets: FeatureSets; options: ShingleOptions }> {
+  const { meta, arrays } = await readArtifact<ShingleMeta>(workPath(out, 'shingles.bin'), 'shingles', 'shingle');
+  return {
+    keys: { ids: meta.ids, publishedMs: arrays.publishedMs as Float64Array },
+    sets: { offsets: arrays.offsets as Float64Array, values: arrays.values as Uint32Array, weights: arrays.weights as Float32Array },
+    options: meta.options,
+  };
+}
+
+interface SignatureMeta {
+  engine: EngineName;
+  k: number;
+  seed: number;
+  articles: number;
+}
+
+export function signatureStage(out: string, options: Pick<PipelineOptions, 'engine' | 'k' | 'seed'>): Promise<StageStats> {
+  return timed(out, 'sign', { engine: options.engine, k: options.k, seed: options.seed }, async () => {
+    const { sets } = await loadShingles(out);
+    const engine = createEngine(options.engine, options.k, options.seed);
+    const n = sets.offsets.length - 1;
+    const signatures = new Uint32Array(n * engine.k);
+    const replicator = new WeightedReplicator();
+    for (let i = 0; i < n; i++) {
+      const features = replicator.replicate(featuresOf(sets, i), weightsOf(sets, i));
+      engine.sign(features, signatures.subarray(i * engine.k, (i + 1) * engine.k));
+    }
+    const meta: SignatureMeta = { engine: engine.name as EngineName, k: engine.k, seed: options.seed, articles: n };
+    await writeArtifact(workPath(out, 'signatures.bin'), 'signatures', meta, { signatures });
+    return { articles: n, engine: engine.name, k: engine.k };
+  });
+}
+
+async function loadSignatures(out: string): Promise<{ signatures: Uint32Array; meta: SignatureMeta }> {
+  const { meta, arrays } = await readArtifact<SignatureMeta>(workPath(out, 'signatures.bin'), 'signatures', 'sign');
+  return { signatures: arrays.signatures as Uint32Array, meta };
+}
+
+interface CandidateMeta {
+  lshThreshold: number;
+  bands: number;
+  rows: number;
+}
+
+export function candidatesStage(out: string, options: Pick<PipelineOptions, 'lshThreshold' | 'maxBucketSize'>): Promise<StageStats> {
+  return timed(out, 'candidates', { lshThreshold: options.lshThreshold, maxBucketSize: options.maxBucketSize }, async () => {
+    const { signatures, meta: signatureMeta } = await loadSignatures(out);
+    const banding = optimalBanding(options.lshThreshold, signatureMeta.k);
+    const pairs = findCandidates(signatures, signatureMeta.k, {
+      bands: banding.bands,
+      rows: banding.rows,
+      maxBucketSize: options.maxBucketSize,
+    });
+    const meta: CandidateMeta = { lshThreshold: options.lshThreshold, bands: banding.bands, rows: banding.rows };
+    await writeArtifact(workPath(out, 'candidates.bin'), 'candidates', meta, { pairs });
+    const articles = signatureMeta.articles;
+    return {
+      articles,
+      bands: banding.bands,
+      rows: banding.rows,
+      candidatePairs: pairs.length / 2,
+      candidatesPerArticle: round(pairs.length / 2 / Math.max(articles, 1), 3),
+    };
+  });
+}
+
+interface ClusterMeta {
+  options: ClusterOptions;
+  clusterIds: string[];
+}
+
+export function clusterStage(out: string, options: Pick<PipelineOptions, 'threshold' | 'measure' | 'groupSimilarity'>): Promise<StageStats> {
+  return timed(out, 'cluster', { threshold: options.threshold, measure: options.measure, groupSimilarity: options.groupSimilarity }, async () => {
+    const [{ keys, sets }, { signatures, meta: signatureMeta }, candidates] = await Promise.all([
+      loadShingles(out),
+      loadSignatures(out),
+      readArtifact<CandidateMeta>(workPath(out, 'candidates.bin'), 'candidates', 'candidates'),
+    ]);
+    invariant(keys.ids.length === signatureMeta.articles, 'signatures and shingles describe the same articles');
+    const clusterOptions: ClusterOptions = { threshold: options.threshold, measure: options.measure, groupSimilarity: options.groupSimilarity };
+    const clustering = clusterArticles(keys, sets, signatures, signatureMeta.k, candidates.arrays.pairs as Uint32Array, clusterOptions);
+    const founders = Uint32Array.from(clustering.clusters, (c) => c.founder);
+    const meta: ClusterMeta = { options: clusterOptions, clusterIds: clustering.clusters.map((c) => c.id) };
+    const { pairs } = clustering;
+    await writeArtifact(workPath(out, 'clusters.bin'), 'clusters', meta, {
+      clusterOf: clustering.clusterOf,
+      founders,
+      nearest: clustering.nearest,
+      nearestSimilarity: clustering.nearestSimilarity,
+      pairA: pairs.a,
+      pairB: pairs.b,
+      pairEstimated: pairs.estimated,
+      pairJaccard: pairs.jaccard,
+      pairContainment: pairs.containment,
+      pairSimilarity: pairs.similarity,
+      pairClustered: pairs.clustered,
+    });
+    const multi = clustering.clusters.filter((c) => c.members.length > 1);
+    return {
+      articles: keys.ids.length,
+      candidatePairs: candidates.arrays.pairs.length / 2,
+      verifiedPairs: pairs.a.length,
+      clusteredPairs: pairs.clustered.reduce((s, x) => s + x, 0),
+      clusters: multi.length,
+      largestCluster: clustering.clusters.length > 0 ? clustering.clusters[0].members.length : 0,
+      duplicatesRemoved: multi.reduce((s, c) => s + c.members.length - 1, 0),
+    };
+  });
+}
+
+/** Everything the report stage needs about the clustering, as loaded from work/clusters.bin. */
+export interface LoadedClustering {
+  ids: string[];
+  clusterIds: string[];
+  clusterOf: Uint32Array;
+  founders: Uint32Array;
+  nearest: Int32Array;
+  nearestSimilarity: Float32Array;
+  pairs: VerifiedPairs;
+}
+
+export async function loadClustering(out: string): Promise<LoadedClustering> {
+  const [{ keys }, { meta, arrays }] = await Promise.all([
+    loadShingles(out),
+    readArtifact<ClusterMeta>(workPath(out, 'clusters.bin'), 'clusters', 'cluster'),
+  ]);
+  return {
+    ids: keys.ids,
+    clusterIds: meta.clusterIds,
+    clusterOf: arrays.clusterOf as Uint32Array,
+    founders: arrays.founders as Uint32Array,
+    nearest: arrays.nearest as Int32Array,
+    nearestSimilarity: arrays.nearestSimilarity as Float32Array,
+    pairs: {
+      a: arrays.pairA as Uint32Array,
+      b: arrays.pairB as Uint32Array,
+      estimated: arrays.pairEstimated as Float32Array,
+      jaccard: arrays.pairJaccard as Float32Array,
+      containment: arrays.pairContainment as Float32Array,
+      similarity: arrays.pairSimilarity as Float32Array,
+      clustered: arrays.pairClustered as Uint8Array,
+    },
+  };
+}
+
+export function reportStage(out: string): Promise<StageStats> {
+  return timed(out, 'report', {}, async () => {
+    const start = performance.now();
+    const clustering = await loadClustering(out);
+    const written = await writeReports(out, clustering, readStoredArticles(out));
+    const stages: Record<string, unknown> = {};
+    for (const file of (await readdir(join(out, 'work'))).sort()) {
+      if (file.endsWith('.stats.json') && file !== 'report.stats.json') {
+        const stats = JSON.parse(await readFile(join(out, 'work', file), 'utf8')) as StageStats;
+        stages[stats.stage] = stats;
+      }
+    }
+    const version = (JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+    // The report stage's own time so far (run.json is its last output); each stage lists the options it ran with.
+    stages.report = { stage: 'report', seconds: round((performance.now() - start) / 1000, 3) };
+    const run = { neardup: version, stages, outputs: written };
+    await writeFileAtomic(join(out, 'run.json'), JSON.stringify(run, null, 2) + '\n');
+    return { articles: clustering.ids.length, ...written };
+  });
+}
+
+export const STAGE_ORDER = ['read', 'shingle', 'sign', 'candidates', 'cluster', 'report'] as const;
+
+/** All stages in order; returns their statistics. */
+export async function runPipeline(inputs: string[], out: string, options: PipelineOptions): Promise<StageStats[]> {
+  const stats: StageStats[] = [];
+  stats.push(await readStage(inputs, out, options));
+  stats.push(await shingleStage(out, options));
+  stats.push(await signatureStage(out, options));
+  stats.push(await candidatesStage(out, options));
+  stats.push(await clusterStage(out, options));
+  stats.push(await reportStage(out));
+  return stats;
+}

@@ -1,0 +1,119 @@
+/**
+ * Feature weights. A rare word (a place, a name, a figure) says far more about which story an article tells
+ * than a word every article of the batch uses, so features are weighted by inverse document frequency
+ * computed over the batch: idf = ln(1 + N / df). The smoothed form never reaches zero, so even in a batch of
+ * five articles a word they all share still counts a little (plain ln(N / df) would erase it).
+ */
+import invariant from 'tiny-invariant';
+import { mix32 } from './hash.js';
+import { type FeatureSets } from './feature-sets.js';
+
+export const WEIGHTINGS = ['idf', 'none'] as const;
+export type Weighting = (typeof WEIGHTINGS)[number];
+
+/** Document frequency of each distinct feature: an open-addressing table of (feature, count) in typed arrays. */
+export class DocumentFrequencies {
+  private keys: Uint32Array;
+  private counts: Uint32Array;
+  private used = 0;
+  /** Zero marks an empty slot, so the count of feature 0 is kept aside. */
+  private zeroCount = 0;
+
+  constructor(expectedDistinct = 1024) {
+    let capacity = 1024;
+    while (capacity < expectedDistinct * 2) capacity *= 2;
+    this.keys = new Uint32Array(capacity);
+    this.counts = new Uint32Array(capacity);
+  }
+
+  /** Counts each feature of one article once (the sets are already distinct). */
+  addArticle(features: Uint32Array): void {
+    for (let f = 0; f < features.length; f++) {
+      const key = features[f];
+      if (key === 0) {
+        this.zeroCount++;
+        continue;
+      }
+      if (this.used * 2 >= this.keys.length) this.grow();
+      const slot = this.slotOf(key);
+      if (this.keys[slot] === 0) {
+        this.keys[slot] = key;
+        this.used++;
+      }
+      this.counts[slot]++;
+    }
+  }
+
+  count(key: number): number {
+    if (key === 0) return this.zeroCount;
+    const slot = this.slotOf(key);
+    return this.keys[slot] === key ? this.counts[slot] : 0;
+  }
+
+  private slotOf(key: number): number {
+    const mask = this.keys.length - 1;
+    let slot = mix32(key) & mask;
+    while (this.keys[slot] !== 0 && this.keys[slot] !== key) slot = (slot + 1) & mask;
+    return slot;
+  }
+
+  private grow(): void {
+    const oldKeys = this.keys;
+    const oldCounts = this.counts;
+    this.keys = new Uint32Array(oldKeys.length * 2);
+    this.counts = new Uint32Array(oldKeys.length * 2);
+    for (let i = 0; i < oldKeys.length; i++) {
+      if (oldKeys[i] === 0) continue;
+      const slot = this.slotOf(oldKeys[i]);
+      this.keys[slot] = oldKeys[i];
+      this.counts[slot] = oldCounts[i];
+    }
+  }
+}
+
+export function smoothedIdf(documentFrequency: number, articles: number): number {
+  return Math.log(1 + articles / documentFrequency);
+}
+
+/** A weight per feature occurrence, parallel to `sets.values`. */
+export function featureWeights(sets: Omit<FeatureSets, 'weights'>, weighting: Weighting): Float32Array {
+  const weights = new Float32Array(sets.values.length);
+  if (weighting === 'none') return weights.fill(1);
+  const n = sets.offsets.length - 1;
+  const frequencies = new DocumentFrequencies(Math.min(sets.values.length, 1 << 24));
+  for (let i = 0; i < n; i++) frequencies.addArticle(sets.values.subarray(sets.offsets[i], sets.offsets[i + 1]));
+  for (let p = 0; p < sets.values.length; p++) weights[p] = smoothedIdf(frequencies.count(sets.values[p]), n);
+  return weights;
+}
+
+/**
+ * Weighted MinHash by replication: a feature of weight w enters the signature as round(w / quantum) distinct
+ * copies (at least one), so the plain MinHash of the copies estimates the weighted Jaccard similarity
+ * sum(min) / sum(max) of the quantized weights. The quantum bounds the rounding error of each weight; the
+ * cost is one hash per copy, a few per feature, instead of k per feature for exact weighted samplers.
+ */
+export const WEIGHT_QUANTUM = 0.5;
+
+/** Turns weighted feature sets into replicated plain sets, reusing one scratch buffer. */
+export class WeightedReplicator {
+  private scratch = new Uint32Array(4096);
+
+  /** The copies of `features` by weight; a view into the scratch buffer, valid until the next call. */
+  replicate(features: Uint32Array, weights: Float32Array): Uint32Array {
+    invariant(features.length === weights.length, 'one weight per feature');
+    let total = 0;
+    for (let f = 0; f < weights.length; f++) total += copiesOf(weights[f]);
+    if (total > this.scratch.length) this.scratch = new Uint32Array(Math.max(total, this.scratch.length * 2));
+    let c = 0;
+    for (let f = 0; f < features.length; f++) {
+      const key = features[f];
+      this.scratch[c++] = key;
+      for (let r = 1, n = copiesOf(weights[f]); r < n; r++) this.scratch[c++] = mix32(key ^ Math.imul(r, 0x9e3779b1));
+    }
+    return this.scratch.subarray(0, total);
+  }
+}
+
+function copiesOf(weight: number): number {
+  return Math.max(1, Math.round(weight / WEIGHT_QUANTUM));
+}

@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { type ArticleKeys, clusterArticles, clusterIdFor } from '../pipeline/cluster.js';
+import { FeatureSetsBuilder } from '../pipeline/feature-sets.js';
+import { createEngine } from '../pipeline/signature.js';
+
+/** Builds articles from explicit feature lists and clusters every pair (no LSH: all pairs are candidates). */
+function clusterSets(ids: string[], sets: number[][], published: (string | undefined)[], groupSimilarity: number) {
+  const builder = new FeatureSetsBuilder();
+  for (const s of sets) builder.add(Uint32Array.from(new Set(s)).sort());
+  const features = builder.build((sets) => new Float32Array(sets.values.length).fill(1));
+  const k = 64;
+  const engine = createEngine('oph', k, 1);
+  const signatures = new Uint32Array(ids.length * k);
+  for (let i = 0; i < ids.length; i++) engine.sign(features.values.subarray(features.offsets[i], features.offsets[i + 1]), signatures.subarray(i * k, (i + 1) * k));
+  const all: number[] = [];
+  for (let i = 0; i < ids.length; i++) for (let j = i + 1; j < ids.length; j++) all.push(i, j);
+  const keys: ArticleKeys = { ids, publishedMs: Float64Array.from(published, (p) => (p === undefined ? NaN : Date.parse(p))) };
+  return clusterArticles(keys, features, signatures, k, Uint32Array.from(all), { threshold: 0.3, measure: 'jaccard', groupSimilarity });
+}
+
+const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
+
+/** Story A: three articles sharing most of 1..40; story B likewise on 100..140; a3 and b1 are just similar
+ * enough (Jaccard 0.32 >= 0.3) to link them, the other cross pairs far less (mean 0.10 < 0.5 x 0.3). */
+function twoStories() {
+  const ids = ['a1', 'a2', 'a3', 'b1', 'b2', 'b3'];
+  const sets = [
+    range(1, 40),
+    range(3, 42),
+    [...range(5, 38), ...range(120, 135)],
+    [...range(100, 140), ...range(30, 38)],
+    range(102, 141),
+    range(101, 139),
+  ];
+  return { ids, sets };
+}
+
+function groups(ids: string[], result: ReturnType<typeof clusterSets>): string[][] {
+  return result.clusters.map((c) => c.members.map((i) => ids[i]).sort()).sort((x, y) => x[0].localeCompare(y[0]));
+}
+
+test('one weak link does not chain two stories together; single link does', () => {
+  const { ids, sets } = twoStories();
+  const none: (string | undefined)[] = ids.map(() => undefined);
+  assert.deepEqual(groups(ids, clusterSets(ids, sets, none, 0.5)), [
+    ['a1', 'a2', 'a3'],
+    ['b1', 'b2', 'b3'],
+  ]);
+  assert.deepEqual(groups(ids, clusterSets(ids, sets, none, 0)), [['a1', 'a2', 'a3', 'b1', 'b2', 'b3']]);
+});
+
+test('the founder is the earliest published article, then the smallest id; the cluster id derives from it', () => {
+  const { ids, sets } = twoStories();
+  const published = ['2024-08-27T10:00:00Z', '2024-08-27T09:00:00Z', undefined, undefined, undefined, undefined];
+  const result = clusterSets(ids, sets, published, 0.5);
+  const founders = result.clusters.map((c) => ids[c.founder]).sort();
+  assert.deepEqual(founders, ['a2', 'b1']);
+  const a = result.clusters.find((c) => ids[c.founder] === 'a2')!;
+  assert.equal(a.id, clusterIdFor('a2'));
+  assert.match(a.id, /^c[0-9a-f]{16}$/);
+});
+
+test('clusters and ids do not depend on the order articles arrive in', () => {
+  const { ids, sets } = twoStories();
+  const none = ids.map(() => undefined);
+  const forward = clusterSets(ids, sets, none, 0.5);
+  const order = [4, 2, 0, 5, 1, 3];
+  const shuffled = clusterSets(
+    order.map((i) => ids[i]),
+    order.map((i) => sets[i]),
+    none,
+    0.5,
+  );
+  const byId = (result: typeof forward, names: string[]) =>
+    Object.fromEntries(names.map((id, i) => [id, result.clusters[result.clusterOf[i]].id]));
+  assert.deepEqual(byId(shuffled, order.map((i) => ids[i])), byId(forward, ids));
+  assert.equal(clusterIdFor('x'), clusterIdFor('x'));
+  assert.notEqual(clusterIdFor('x'), clusterIdFor('y'));
+});
+
+test('every article is in exactly one cluster and its nearest neighbour is in the same cluster', () => {
+  const { ids, sets } = twoStories();
+  const result = clusterSets(ids, sets, ids.map(() => undefined), 0.5);
+  const seen = result.clusters.flatMap((c) => c.members).sort();
+  assert.deepEqual(seen, range(0, ids.length));
+  for (let i = 0; i < ids.length; i++) {
+    if (result.nearest[i] >= 0) assert.equal(result.clusterOf[result.nearest[i]], result.clusterOf[i]);
+  }
+  // Cross-story pairs that were verified are reported but not clustered.
+  for (let p = 0; p < result.pairs.a.length; p++) {
+    assert.equal(result.pairs.clustered[p] === 1, result.clusterOf[result.pairs.a[p]] === result.clusterOf[result.pairs.b[p]]);
+  }
+});

@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'csv-parse/sync';
+import { DEFAULT_OPTIONS, type PipelineOptions } from '../pipeline/options.js';
+import { clusterStage, reportStage, runPipeline } from '../pipeline/stages.js';
+
+const SEEDS = fileURLToPath(new URL('../../seeds', import.meta.url));
+const scratch = () => mkdtemp(join(tmpdir(), 'neardup-test-'));
+type Row = Record<string, string>;
+const readCsv = async (path: string): Promise<Row[]> => parse(await readFile(path, 'utf8'), { columns: true }) as Row[];
+
+async function seedClusters(options: PipelineOptions): Promise<Record<string, string>> {
+  const out = await scratch();
+  await runPipeline([SEEDS], out, options);
+  const rows = await readCsv(join(out, 'documents.csv'));
+  return Object.fromEntries(rows.map((r) => [r.doc_id.slice(0, 3), r.cluster_id]));
+}
+
+test('seeds: the three rewrites form one cluster, the two other stories stand alone', async () => {
+  const c = await seedClusters(DEFAULT_OPTIONS);
+  assert.equal(c['000'], c['001']);
+  assert.equal(c['000'], c['002']);
+  assert.notEqual(c['003'], c['000']);
+  assert.notEqual(c['004'], c['000']);
+  assert.notEqual(c['003'], c['004']);
+});
+
+test('seeds: the minhash package engine gives the same clusters as the default engine', async () => {
+  assert.deepEqual(await seedClusters({ ...DEFAULT_OPTIONS, engine: 'minhash' }), await seedClusters(DEFAULT_OPTIONS));
+});
+
+test('reports: every file written, consistent with each other, byte-identical on a second run', async () => {
+  const out = await scratch();
+  await runPipeline([SEEDS], out, DEFAULT_OPTIONS);
+  const files = ['documents.csv', 'clusters.csv', 'pairs.csv', 'deduplicated.jsonl'];
+  const first = await Promise.all(files.map((f) => readFile(join(out, f))));
+  await runPipeline([SEEDS], out, DEFAULT_OPTIONS);
+  const second = await Promise.all(files.map((f) => readFile(join(out, f))));
+  files.forEach((f, i) => assert.ok(first[i].equals(second[i]), `${f} is byte-identical`));
+
+  const documents = await readCsv(join(out, 'documents.csv'));
+  assert.deepEqual(Object.keys(documents[0]), ['doc_id', 'cluster_id', 'cluster_size', 'is_representative', 'nearest_id', 'similarity']);
+  const clusters = await readCsv(join(out, 'clusters.csv'));
+  assert.equal(clusters.length, 1);
+  const [cluster] = clusters;
+  assert.equal(cluster.size, '3');
+  assert.equal(cluster.representative_id, '000_d098e9b3e80ee6a1'); // no dates: the smallest id founds it
+  assert.equal(cluster.member_ids.split(' ').length, 3);
+  for (const d of documents) {
+    assert.equal(d.is_representative === '1', d.doc_id === cluster.representative_id || d.cluster_size === '1');
+  }
+  const feed = (await readFile(join(out, 'deduplicated.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(feed.map((a) => a.id.slice(0, 3)), ['000', '003', '004']);
+  assert.equal(feed[0].cluster_size, 3);
+  assert.equal(feed[0].cluster_id, cluster.cluster_id);
+  const run = JSON.parse(await readFile(join(out, 'run.json'), 'utf8'));
+  assert.deepEqual(Object.keys(run.stages), ['candidates', 'cluster', 'read', 'shingle', 'sign', 'report']);
+  assert.equal(run.stages.read.articles, 5);
+  assert.ok(!(await readdir(out)).some((f) => f.includes('.tmp-')), 'no temporary files left behind');
+});
+
+test('a late stage re-runs alone on the earlier stages\' files', async () => {
+  const out = await scratch();
+  await runPipeline([SEEDS], out, DEFAULT_OPTIONS);
+  // A threshold no pair reaches: the cluster and report stages alone turn every article into a singleton.
+  await clusterStage(out, { ...DEFAULT_OPTIONS, threshold: 0.99 });
+  await reportStage(out);
+  const documents = await readCsv(join(out, 'documents.csv'));
+  assert.ok(documents.every((d) => d.cluster_size === '1'));
+  assert.equal((await readCsv(join(out, 'clusters.csv'))).length, 0);
+});
+
+test('CSV cells with quotes, commas and line breaks survive a round trip', async () => {
+  const dir = await scratch();
+  const out = await scratch();
+  const body = 'Police said the suspect, "a local man", fled.\nWitnesses saw him run north on Main Street at noon.\n';
+  const lines = [
+    { id: 'a,1', title: 'He said "no", then\nleft', text: body },
+    { id: 'b"2', title: '=SUM(A1)', text: body },
+  ];
+  await writeFile(join(dir, 'feed.jsonl'), lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+  await runPipeline([dir], out, DEFAULT_OPTIONS);
+  const clusters = await readCsv(join(out, 'clusters.csv'));
+  assert.equal(clusters.length, 1);
+  assert.equal(clusters[0].representative_title, 'He said "no", then\nleft');
+  assert.deepEqual(clusters[0].member_ids.split(' '), ['a,1', 'b"2']);
+  const documents = await readCsv(join(out, 'documents.csv'));
+  assert.deepEqual(documents.map((d) => d.doc_id), ['a,1', 'b"2']);
+});

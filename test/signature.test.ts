@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { findCandidates } from '../pipeline/candidates.js';
+import { randomStream } from '../pipeline/hash.js';
+import { candidateProbability, optimalBanding } from '../pipeline/lsh-params.js';
+import { setSimilarity } from '../pipeline/similarity.js';
+import { EMPTY_SIGNATURE_VALUE, createEngine, estimateJaccard } from '../pipeline/signature.js';
+
+/** Two random sets of the given sizes sharing `shared` elements, as sorted distinct arrays. */
+function setPair(random: () => number, sizeA: number, sizeB: number, shared: number): [Uint32Array, Uint32Array] {
+  const used = new Set<number>();
+  const fresh = () => {
+    let x: number;
+    do x = random();
+    while (used.has(x));
+    used.add(x);
+    return x;
+  };
+  const common = Array.from({ length: shared }, fresh);
+  const a = common.concat(Array.from({ length: sizeA - shared }, fresh));
+  const b = common.concat(Array.from({ length: sizeB - shared }, fresh));
+  return [Uint32Array.from(a).sort(), Uint32Array.from(b).sort()];
+}
+
+function meanAbsoluteError(engineName: 'oph' | 'minhash', k: number, trials: number, seed: number): { mae: number; bias: number } {
+  const random = randomStream(seed);
+  const engine = createEngine(engineName, k, 7);
+  const sa = new Uint32Array(k);
+  const sb = new Uint32Array(k);
+  const both = new Uint32Array(2 * k);
+  let absolute = 0;
+  let signed = 0;
+  for (let t = 0; t < trials; t++) {
+    // Seed-sized articles: a few hundred content words, similarity spread over 0..1.
+    const sizeA = 30 + (random() % 400);
+    const sizeB = 30 + (random() % 400);
+    const shared = random() % (Math.min(sizeA, sizeB) + 1);
+    const [a, b] = setPair(random, sizeA, sizeB, shared);
+    engine.sign(a, sa);
+    engine.sign(b, sb);
+    both.set(sa, 0);
+    both.set(sb, k);
+    const error = estimateJaccard(both, k, 0, 1) - setSimilarity(a, b).jaccard;
+    absolute += Math.abs(error);
+    signed += error;
+  }
+  return { mae: absolute / trials, bias: signed / trials };
+}
+
+test('one-permutation signatures estimate Jaccard as well as classic k-permutation MinHash', () => {
+  const k = 128;
+  const oph = meanAbsoluteError('oph', k, 400, 11);
+  const classic = meanAbsoluteError('minhash', k, 400, 11);
+  // Classic MinHash has standard error sqrt(J(1-J)/k) <= 0.044 at k = 128; its mean absolute error over
+  // J spread on [0, 1] is about 0.026. Densified OPH must be no worse, up to sampling noise.
+  assert.ok(classic.mae < 0.035, `classic MAE ${classic.mae}`);
+  assert.ok(oph.mae <= classic.mae * 1.15, `OPH MAE ${oph.mae} vs classic ${classic.mae}`);
+  assert.ok(Math.abs(oph.bias) < 0.006, `OPH bias ${oph.bias}`);
+  assert.ok(Math.abs(classic.bias) < 0.006, `classic bias ${classic.bias}`);
+});
+
+test('identical sets get identical signatures; tiny sets are densified without leaving empty positions', () => {
+  for (const name of ['oph', 'minhash'] as const) {
+    const engine = createEngine(name, 64, 3);
+    const a = new Uint32Array(64);
+    const b = new Uint32Array(64);
+    engine.sign(Uint32Array.of(5, 9), a);
+    engine.sign(Uint32Array.of(5, 9), b);
+    assert.deepEqual(a, b);
+    assert.ok(!a.includes(EMPTY_SIGNATURE_VALUE), `${name}: every position filled`);
+    engine.sign(new Uint32Array(0), a);
+    assert.ok(a.every((v) => v === EMPTY_SIGNATURE_VALUE), `${name}: empty set marked empty`);
+  }
+});
+
+test('the seed changes the hash functions and the same seed reproduces them', () => {
+  const features = Uint32Array.of(1, 2, 3, 4, 5, 6, 7, 8);
+  const sign = (seed: number) => {
+    const out = new Uint32Array(32);
+    createEngine('oph', 32, seed).sign(features, out);
+    return out;
+  };
+  assert.deepEqual(sign(1), sign(1));
+  assert.notDeepEqual(sign(1), sign(2));
+});
+
+test('LSH banding matches datasketch for its default weights and favours recall with ours', () => {
+  // datasketch's MinHashLSH(threshold=0.8, num_perm=128) uses 9 bands of 13 rows with its equal weights
+  // (its hashranges, as printed in ekzhu/datasketch issue #209).
+  const equal = optimalBanding(0.8, 128, 0.5, 0.5);
+  assert.deepEqual([equal.bands, equal.rows], [9, 13]);
+  const ours = optimalBanding(0.8, 128);
+  assert.ok(ours.bands * ours.rows <= 128);
+  assert.ok(ours.falseNegativeArea < equal.falseNegativeArea, 'recall-weighted banding misses less');
+  // The chosen S-curve rises through the threshold: pairs well above it are nearly always candidates.
+  const low = optimalBanding(0.2, 128);
+  assert.ok(candidateProbability(0.35, low.bands, low.rows) > 0.99);
+  assert.ok(candidateProbability(0.02, low.bands, low.rows) < 0.05);
+});
+
+test('candidates are the pairs sharing a band, each once, sorted, whatever the band order', () => {
+  const k = 4;
+  // Articles 0 and 2 share band 0; 1 and 2 share band 1; 3 shares nothing; 4 is empty.
+  const e = EMPTY_SIGNATURE_VALUE;
+  const signatures = Uint32Array.of(1, 1, 7, 7, 2, 2, 8, 8, 1, 1, 8, 8, 3, 3, 9, 9, e, e, e, e);
+  assert.deepEqual([...findCandidates(signatures, k, { bands: 2, rows: 2, maxBucketSize: 100 })], [0, 2, 1, 2]);
+  // Five identical articles: all ten pairs, or only those through the first two with a bucket cap of 2.
+  const same = new Uint32Array(5 * k).fill(4);
+  assert.equal(findCandidates(same, k, { bands: 2, rows: 2, maxBucketSize: 100 }).length / 2, 10);
+  assert.deepEqual([...findCandidates(same, k, { bands: 2, rows: 2, maxBucketSize: 2 })], [0, 1, 0, 2, 0, 3, 0, 4, 1, 2, 1, 3, 1, 4]);
+});
