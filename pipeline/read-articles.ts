@@ -1,0 +1,382 @@
+/**
+ * Reads articles from .txt files, JSONL files and RSS 2.0 / Atom feeds, in a deterministic order:
+ * files in path order, articles in file order.
+ */
+import { open, readdir, readFile, stat } from 'node:fs/promises';
+import { basename, extname, join, normalize } from 'node:path';
+import { createInterface } from 'node:readline';
+import { decodeHTML, decodeXML } from 'entities';
+import { XMLParser, XMLValidator, type XMLMetaData } from 'fast-xml-parser';
+import pLimit from 'p-limit';
+import type { Article } from './article.js';
+import { InputError } from './errors.js';
+
+const EXTENSIONS = new Set(['.txt', '.jsonl', '.xml', '.rss', '.atom']);
+const EXPECTED_FILES = '.txt, .jsonl, .xml, .rss or .atom';
+const DEFAULT_CONCURRENCY = 16;
+
+const formatOf = (path: string): string => extname(path).toLowerCase();
+
+// ---------------------------------------------------------------------------------------------------------
+// Finding the input files
+
+export async function listInputFiles(inputs: string[]): Promise<string[]> {
+  // A set, so that naming a directory and a file inside it does not read the file twice.
+  const found = new Set<string>();
+  for (const input of inputs) {
+    const path = normalize(input);
+    const info = await stat(path).catch((err: NodeJS.ErrnoException) => {
+      throw new InputError(input, undefined, fsProblem(err));
+    });
+    if (info.isDirectory()) await walk(path, found);
+    else if (EXTENSIONS.has(formatOf(path))) found.add(path);
+    else throw new InputError(input, undefined, `unsupported file type; expected a directory or a ${EXPECTED_FILES} file`);
+  }
+  return sortByBytes([...found]);
+}
+
+async function walk(dir: string, found: Set<string>): Promise<void> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
+    throw new InputError(dir, undefined, fsProblem(err));
+  });
+  for (const entry of entries) {
+    if (entry.name.startsWith('.')) continue;
+    const path = join(dir, entry.name);
+    // Symlinked directories are not followed (they could form a cycle); symlinked files are read.
+    if (entry.isDirectory()) await walk(path, found);
+    else if ((entry.isFile() || entry.isSymbolicLink()) && EXTENSIONS.has(formatOf(path))) found.add(path);
+  }
+}
+
+/** UTF-8 byte order, which unlike JS string order does not depend on UTF-16 surrogates. */
+function sortByBytes(paths: string[]): string[] {
+  return paths
+    .map((path) => ({ path, key: Buffer.from(path) }))
+    .sort((a, b) => Buffer.compare(a.key, b.key))
+    .map(({ path }) => path);
+}
+
+function fsProblem(err: NodeJS.ErrnoException): string {
+  return err.code === 'ENOENT' || err.code === 'ENOTDIR' ? 'no such file or directory' : `cannot read: ${err.message}`;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Reading
+
+export async function* readArticles(
+  inputs: string[],
+  options: { concurrency?: number } = {},
+): AsyncGenerator<Article> {
+  const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
+  const limit = pLimit(concurrency);
+  const files = await listInputFiles(inputs);
+
+  // Whole-file formats are read ahead through the limiter, but at most `concurrency` files past the one being
+  // yielded, so memory is bounded by that window rather than by the corpus. JSONL files are streamed when their
+  // turn comes (undefined placeholder), so a huge one never sits in memory.
+  const window: Array<Promise<Article[]> | undefined> = [];
+  let scheduled = 0;
+  const fillWindow = (): void => {
+    while (scheduled < files.length && window.length < concurrency) {
+      const file = files[scheduled++];
+      const read = formatOf(file) === '.jsonl' ? undefined : limit(() => readWholeFile(file));
+      // Its error is rethrown when its turn comes; until then it must not count as an unhandled rejection.
+      read?.catch(() => {});
+      window.push(read);
+    }
+  };
+
+  const originOfId = new Map<string, string>();
+  for (const file of files) {
+    fillWindow();
+    const read = window.shift();
+    const articles = read === undefined ? readJsonl(file) : await read;
+    for await (const article of articles) {
+      const line = article.origin === file ? undefined : Number(article.origin.slice(file.length + 1));
+      if (article.id === '') throw new InputError(file, line, 'empty id');
+      const earlier = originOfId.get(article.id);
+      if (earlier !== undefined) throw new InputError(file, line, `id "${article.id}" was already used in ${earlier}`);
+      originOfId.set(article.id, article.origin);
+      yield article;
+    }
+  }
+}
+
+async function readWholeFile(file: string): Promise<Article[]> {
+  const bytes = await readFile(file).catch((err: NodeJS.ErrnoException) => {
+    throw new InputError(file, undefined, fsProblem(err));
+  });
+  const content = decodeUtf8(bytes, file, undefined);
+  return formatOf(file) === '.txt' ? [readTxt(file, content)] : readFeed(file, content);
+}
+
+// Not shared mutable state: decode() without {stream: true} starts afresh on every call. It strips a leading BOM.
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+function decodeUtf8(bytes: Uint8Array, file: string, line: number | undefined): string {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    throw new InputError(file, line, 'not valid UTF-8; expected UTF-8 text');
+  }
+}
+
+const crlfToLf = (s: string): string => s.replace(/\r\n/g, '\n');
+
+// ---------------------------------------------------------------------------------------------------------
+// .txt: one article per file
+
+function readTxt(file: string, content: string): Article {
+  const lines = crlfToLf(content).split('\n');
+  const titleLine = lines.findIndex((line) => line.trim() !== '');
+  return {
+    id: basename(file, extname(file)),
+    title: titleLine === -1 ? '' : lines[titleLine].trim(),
+    text: titleLine === -1 ? '' : lines.slice(titleLine + 1).join('\n'),
+    origin: file,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// .jsonl: one article per line
+
+async function* readJsonl(file: string): AsyncGenerator<Article> {
+  // Opened first so that a missing file is an InputError rather than a stream error event.
+  const handle = await open(file).catch((err: NodeJS.ErrnoException) => {
+    throw new InputError(file, undefined, fsProblem(err));
+  });
+  // latin1 maps each byte to one char, so readline splits lines without decoding them and each line's bytes can
+  // be checked as strict UTF-8 (readline's own decoder would silently replace invalid bytes). UTF-8 multi-byte
+  // sequences never contain the newline byte, so the split is the same.
+  const stream = handle.createReadStream({ encoding: 'latin1' });
+  const lines = createInterface({ input: stream, crlfDelay: Infinity });
+  try {
+    let lineNumber = 0;
+    for await (const raw of lines) {
+      lineNumber++;
+      const line = decodeUtf8(Buffer.from(raw, 'latin1'), file, lineNumber);
+      if (line.trim() !== '') yield parseJsonlLine(file, lineNumber, line);
+    }
+  } finally {
+    lines.close();
+    stream.destroy();
+  }
+}
+
+function parseJsonlLine(file: string, line: number, json: string): Article {
+  const fail = (problem: string): InputError =>
+    new InputError(file, line, `${problem}; expected a JSON object {"id", "text", "title"?, "published_at"?, "source"?, "url"?}`);
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch (err) {
+    throw fail(`not valid JSON (${(err as Error).message})`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw fail(`got ${kindOf(value)}, not an object`);
+  const record = value as Record<string, unknown>;
+  const { id, text } = record;
+  if (!(typeof id === 'string' && id !== '') && typeof id !== 'number') throw fail(`"id" must be a non-empty string or a number, got ${kindOf(id)}`);
+  if (typeof text !== 'string') throw fail(`"text" must be a string, got ${kindOf(text)}`);
+  const optional = (field: string): string | undefined => {
+    const v = record[field];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'string') throw fail(`"${field}" must be a string when present, got ${kindOf(v)}`);
+    return v;
+  };
+  return {
+    id: String(id),
+    title: crlfToLf(optional('title') ?? ''),
+    text: crlfToLf(text),
+    publishedAt: toIsoWhenParsable(optional('published_at')),
+    source: optional('source'),
+    url: optional('url'),
+    origin: `${file}:${line}`,
+  };
+}
+
+function kindOf(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (value === '') return 'an empty string';
+  return `a ${typeof value}`;
+}
+
+function toIsoWhenParsable(date: string | undefined): string | undefined {
+  if (date === undefined || date.trim() === '') return undefined;
+  const time = Date.parse(date);
+  return Number.isNaN(time) ? date : new Date(time).toISOString();
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// .xml, .rss, .atom: one article per RSS 2.0 item or Atom entry
+
+// Text elements are "stop nodes": the parser hands over their raw content, so HTML kept in CDATA or escaped
+// (and Atom's inline xhtml, which the parser would otherwise break into objects and reorder) survives intact.
+const TEXT_ELEMENTS = [
+  'rss.channel.title',
+  'rss.channel.item.title',
+  'rss.channel.item.description',
+  'rss.channel.item.content:encoded',
+  'feed.title',
+  'feed.entry.title',
+  'feed.entry.content',
+  'feed.entry.summary',
+];
+
+const xmlParser = new XMLParser({
+  ignoreAttributes: false,
+  attributeNamePrefix: '@_',
+  parseTagValue: false, // ids and titles such as "2024" stay strings
+  captureMetaData: true, // node start offsets give each item's line
+  stopNodes: TEXT_ELEMENTS,
+});
+const META = XMLParser.getMetaDataSymbol() as unknown as symbol;
+
+type XmlNode = Record<string | symbol, unknown>;
+type TextKind = 'text' | 'html' | 'xhtml';
+
+interface FeedItem {
+  id: string;
+  link: string;
+  title: string;
+  text: string;
+  published: string;
+}
+
+function readFeed(file: string, content: string): Article[] {
+  const invalid = XMLValidator.validate(content);
+  if (invalid !== true) throw new InputError(file, invalid.err.line, `malformed XML: ${invalid.err.msg}`);
+
+  const doc = asNode(xmlParser.parse(content));
+  let groups: Array<{ source: string; items: unknown[]; read: (item: XmlNode) => FeedItem }>;
+  if (asNode(doc.rss).channel !== undefined) {
+    groups = toArray(asNode(doc.rss).channel).map(asNode).map((channel) => ({
+      source: feedText(channel.title, 'html'),
+      items: toArray(channel.item),
+      read: rssItem,
+    }));
+  } else if (doc.feed !== undefined) {
+    const feed = asNode(doc.feed);
+    groups = [{ source: atomText(feed.title), items: toArray(feed.entry), read: atomEntry }];
+  } else {
+    throw new InputError(file, undefined, 'neither an RSS 2.0 feed (<rss><channel>) nor an Atom feed (<feed>)');
+  }
+
+  const lineOf = lineCounter(content);
+  const articles: Article[] = [];
+  for (const { source, items, read } of groups) {
+    for (const value of items) {
+      const node = asNode(value);
+      const line = lineOf(node);
+      const item = read(node);
+      if (item.id === '') {
+        throw new InputError(file, line, `item ${articles.length + 1} has no id (RSS <guid>, Atom <id>) and no link to use instead`);
+      }
+      articles.push({
+        id: item.id,
+        title: item.title,
+        text: item.text,
+        publishedAt: toIsoWhenParsable(item.published),
+        source: source || undefined,
+        url: item.link || undefined,
+        origin: line === undefined ? file : `${file}:${line}`,
+      });
+    }
+  }
+  return articles;
+}
+
+function rssItem(item: XmlNode): FeedItem {
+  const link = textOf(item.link);
+  return {
+    id: textOf(item.guid) || link,
+    link,
+    title: feedText(item.title, 'html'),
+    text: feedText(item['content:encoded'], 'html') || feedText(item.description, 'html'),
+    published: textOf(item.pubDate),
+  };
+}
+
+function atomEntry(entry: XmlNode): FeedItem {
+  const link = atomLink(entry.link);
+  return {
+    id: textOf(entry.id) || link,
+    link,
+    title: atomText(entry.title),
+    text: atomText(entry.content) || atomText(entry.summary),
+    published: textOf(entry.published) || textOf(entry.updated),
+  };
+}
+
+/** The alternate (or rel-less) link is the article itself; rel="self" and others point elsewhere. */
+function atomLink(value: unknown): string {
+  const links = toArray(value).map(asNode);
+  const best = links.find((l) => l['@_rel'] === undefined || l['@_rel'] === 'alternate') ?? links[0];
+  return best === undefined ? '' : String(best['@_href'] ?? '').trim();
+}
+
+function atomText(value: unknown): string {
+  const type = String(asNode(first(value))['@_type'] ?? 'text').toLowerCase();
+  const kind: TextKind = type === 'xhtml' ? 'xhtml' : type.includes('html') ? 'html' : 'text';
+  return feedText(value, kind);
+}
+
+/** The plain text of a stop node, whose content arrives raw (still XML-escaped, CDATA sections literal). */
+function feedText(value: unknown, kind: TextKind): string {
+  const raw = textOf(value);
+  // Inline xhtml is markup already, and its XML entities are HTML entities too.
+  if (kind === 'xhtml') return stripHtml(raw);
+  const unescaped = raw
+    .split(/<!\[CDATA\[([\s\S]*?)\]\]>/)
+    .map((part, i) => (i % 2 === 1 ? part : decodeXML(part)))
+    .join('');
+  return kind === 'html' ? stripHtml(unescaped) : unescaped;
+}
+
+const BLOCK_TAGS = /<\/?(?:p|br|div|li|ul|ol|h[1-6]|blockquote|pre|tr|table|hr)\b[^>]*>/gi;
+
+function stripHtml(html: string): string {
+  return decodeHTML(
+    html
+      .replace(/<!--[\s\S]*?-->/g, '')
+      .replace(/<(script|style)\b[^>]*>[\s\S]*?<\/\1\s*>/gi, '')
+      .replace(/\s+/g, ' ') // source line breaks are just spaces in HTML; blocks make the real ones
+      .replace(BLOCK_TAGS, '\n')
+      .replace(/<[^>]*>/g, ''),
+  )
+    .replace(/[^\S\n]+/g, ' ')
+    .replace(/ ?\n ?/g, '\n')
+    .replace(/\n{3,}/g, '\n\n')
+    .trim();
+}
+
+/** Maps a node's start offset to its line; nodes are visited in document order, so it only counts forward. */
+function lineCounter(content: string): (node: XmlNode) => number | undefined {
+  let offset = 0;
+  let line = 1;
+  return (node) => {
+    const start = (node[META] as XMLMetaData | undefined)?.startIndex;
+    if (start === undefined || start < offset) return undefined;
+    for (; offset < start; offset++) if (content.charCodeAt(offset) === 10) line++;
+    return line;
+  };
+}
+
+const first = (value: unknown): unknown => (Array.isArray(value) ? value[0] : value);
+
+function asNode(value: unknown): XmlNode {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as XmlNode) : {};
+}
+
+function toArray(value: unknown): unknown[] {
+  if (value === undefined) return [];
+  return Array.isArray(value) ? value : [value];
+}
+
+/** An element's text, whether the parser gave a plain string or an object with attributes and '#text'. */
+function textOf(value: unknown): string {
+  const node = first(value);
+  const text = typeof node === 'string' ? node : asNode(node)['#text'];
+  return typeof text === 'string' ? text.trim() : '';
+}
