@@ -27,22 +27,23 @@ import {
 
 const D = DEFAULT_OPTIONS;
 
-const OPTION_HELP: Record<string, string> = {
-  out: `DIR         where reports go; stage files go to DIR/work (default: output)`,
-  threshold: `T     a pair is verified when its similarity is at least T (default: ${D.threshold})`,
-  measure: `M         similarity: ${SIMILARITY_MEASURES.join(' | ')} (default: ${D.measure})`,
-  'group-similarity': `F  two groups merge only if their pairs' mean similarity is at least F x threshold; 0 = single link (default: ${D.groupSimilarity})`,
-  'word-ngrams': `LIST   word n-gram sizes over content words, e.g. 1 or 1,2 (default: ${D.shingles.wordNgrams.join(',')})`,
-  'char-ngram': `N      character n-grams of size N over content words; 0 = none (default: ${D.shingles.charNgram})`,
-  stopwords: `LANGS    stopword languages skipped before shingling: all | none | en,ru,... (default: ${D.shingles.stopwords})`,
-  'min-word-length': `N skip words shorter than N letters; numbers are always kept (default: ${D.shingles.minWordLength})`,
-  weighting: `W       feature weights: ${WEIGHTINGS.join(' | ')} (idf = ln(1 + N/df) over the batch; default: ${D.weighting})`,
-  engine: `NAME       signature engine: ${ENGINE_NAMES.join(' | ')} (default: ${D.engine}; minhash = the npm package, slow)`,
-  k: `N               values per MinHash signature (default: ${D.k})`,
-  seed: `N            hash seed (default: ${D.seed})`,
-  'lsh-threshold': `J   Jaccard similarity the LSH bands are tuned for (default: ${D.lshThreshold})`,
-  'max-bucket-size': `N LSH buckets larger than N are linked through their first N members (default: ${D.maxBucketSize})`,
-  concurrency: `N     files read at once (default: ${D.readConcurrency})`,
+/** Flag -> [argument name, description]. */
+const OPTION_HELP: Record<string, [string, string]> = {
+  out: ['DIR', 'where reports go; stage files go to DIR/work (default: output)'],
+  threshold: ['T', `a pair is verified when its similarity is at least T (default: ${D.threshold})`],
+  measure: ['M', `similarity: ${SIMILARITY_MEASURES.join(' | ')}, IDF-weighted (default: ${D.measure})`],
+  'group-similarity': ['F', `two groups merge only if their pairs' mean similarity is >= F x threshold; 0 = single link (default: ${D.groupSimilarity})`],
+  'word-ngrams': ['LIST', `word n-gram sizes over content words, e.g. 1 or 1,2 (default: ${D.shingles.wordNgrams.join(',')})`],
+  'char-ngram': ['N', `character n-grams of size N over content words; 0 = none (default: ${D.shingles.charNgram})`],
+  stopwords: ['LANGS', `stopword languages skipped before shingling: all | none | en,ru,... (default: ${D.shingles.stopwords})`],
+  'min-word-length': ['N', `skip words shorter than N letters; numbers are always kept (default: ${D.shingles.minWordLength})`],
+  weighting: ['W', `feature weights: ${WEIGHTINGS.join(' | ')}; idf = ln(1 + N/df) over the batch (default: ${D.weighting})`],
+  engine: ['NAME', `signature engine: ${ENGINE_NAMES.join(' | ')}; minhash = the npm package, slow (default: ${D.engine})`],
+  k: ['N', `values per MinHash signature (default: ${D.k})`],
+  seed: ['N', `hash seed (default: ${D.seed})`],
+  'lsh-threshold': ['J', `weighted Jaccard similarity the LSH bands are tuned for (default: ${D.lshThreshold})`],
+  'max-bucket-size': ['N', `LSH buckets larger than N are linked through their first N members (default: ${D.maxBucketSize})`],
+  concurrency: ['N', `files read at once (default: ${D.readConcurrency})`],
 };
 
 const STAGE_OPTIONS: Record<string, string[]> = {
@@ -57,6 +58,8 @@ const ALL_PIPELINE_OPTIONS = Object.values(STAGE_OPTIONS).flat();
 
 interface Command {
   usage: string;
+  /** One line for the command list. */
+  brief: string;
   summary: string;
   options: string[];
   examples: string[];
@@ -66,6 +69,7 @@ interface Command {
 const COMMANDS: Record<string, Command> = {
   run: {
     usage: 'neardup run INPUT... [--out DIR] [options]',
+    brief: 'run every stage on INPUT... and write the reports',
     summary: 'Run every stage: read INPUT (files or directories of .txt, .jsonl, RSS/Atom .xml) and write the reports.',
     options: ALL_PIPELINE_OPTIONS,
     examples: ['neardup run seeds --out output', 'neardup run feeds/ today.jsonl --threshold 0.25'],
@@ -94,6 +98,7 @@ const COMMANDS: Record<string, Command> = {
   ),
   eval: {
     usage: 'neardup eval DATASET_DIR [--out DIR] [options]',
+    brief: 'run on a labelled dataset and score the clusters',
     summary:
       'Run the pipeline on DATASET_DIR/articles.jsonl and score it against DATASET_DIR/labels.csv (pairwise precision, recall, F1, ARI, largest cluster) and, when present, DATASET_DIR/pairs.csv (F1, MCC).',
     options: ALL_PIPELINE_OPTIONS,
@@ -117,6 +122,7 @@ function stageCommand(
 ): Command {
   return {
     usage: `neardup ${name} ${takesInputs ? 'INPUT... ' : ''}[--out DIR]${STAGE_OPTIONS[name].length > 0 ? ' [options]' : ''}`,
+    brief: `stage: ${summary.replace(/\.$/, '').replace(/^\w/, (c) => c.toLowerCase())}`,
     summary,
     options: STAGE_OPTIONS[name],
     examples: [example],
@@ -193,22 +199,23 @@ export function optionsFrom(values: Record<string, string | boolean | undefined>
   };
 }
 
-function commandHelp(name: string, command: Command): string {
+const helpLine = (flag: string, description: string) => `  ${flag.padEnd(24)} ${description}`;
+
+function commandHelp(command: Command): string {
   const lines = [`Usage: ${command.usage}`, '', command.summary, '', 'Options:'];
-  lines.push(`  --${OPTION_HELP.out.padEnd(0)}`);
-  for (const option of command.options) lines.push(`  --${option} ${OPTION_HELP[option]}`);
-  lines.push('  --json              print the stage statistics (or scores) as JSON', '  -h, --help          this help', '', 'Examples:');
+  for (const option of ['out', ...command.options]) lines.push(helpLine(`--${option} ${OPTION_HELP[option][0]}`, OPTION_HELP[option][1]));
+  lines.push(helpLine('--json', 'print the stage statistics (or the scores) as JSON'), helpLine('-h, --help', 'this help'), '', 'Examples:');
   for (const example of command.examples) lines.push(`  ${example}`);
-  return lines.join('\n').replace(/--out DIR /, '--out DIR') + '\n';
+  return lines.join('\n') + '\n';
 }
 
 function mainHelp(): string {
   const lines = ['Usage: neardup COMMAND [options]', '', 'Find near-duplicate and rewritten news articles and cluster them by story.', '', 'Commands:'];
-  for (const [name, command] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(11)} ${command.summary.split('. ')[0].replace(/\.$/, '')}`);
+  for (const [name, command] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(11)} ${command.brief}`);
   lines.push(
     '',
     'The stages read and write DIR/work/, so each can be re-run alone after `neardup run`.',
-    'Run `neardup COMMAND --help` for a command\'s options.',
+    "Run `neardup COMMAND --help` for a command's options.",
     '',
     'Exit codes: 0 ok, 1 bad input or failed run, 2 wrong usage.',
   );
@@ -237,7 +244,7 @@ export async function main(argv: string[]): Promise<number> {
       throw new UsageError(`${(error as Error).message.split('\n')[0]}; see \`neardup ${name} --help\``);
     }
     if (parsed.values.help) {
-      process.stdout.write(commandHelp(name, command));
+      process.stdout.write(commandHelp(command));
       return 0;
     }
     const out = (parsed.values.out as string | undefined) ?? (name === 'eval' ? join('output', 'eval', basename(resolve(parsed.positionals[0] ?? '.'))) : 'output');
