@@ -44,17 +44,18 @@ const OPTION_HELP: Record<string, [string, string]> = {
   'lsh-threshold': ['J', `weighted Jaccard similarity the LSH bands are tuned for (default: ${D.lshThreshold})`],
   'max-bucket-size': ['N', `LSH buckets larger than N are linked through their first N members (default: ${D.maxBucketSize})`],
   concurrency: ['N', `files read at once (default: ${D.readConcurrency})`],
+  workers: ['N', `worker threads for shingling and signing; 0 = main thread only; outputs do not change (default: ${D.workers}, the cores)`],
 };
 
 const STAGE_OPTIONS: Record<string, string[]> = {
   read: ['concurrency'],
-  shingle: ['word-ngrams', 'char-ngram', 'stopwords', 'min-word-length', 'weighting'],
-  sign: ['engine', 'k', 'seed'],
+  shingle: ['word-ngrams', 'char-ngram', 'stopwords', 'min-word-length', 'weighting', 'workers'],
+  sign: ['engine', 'k', 'seed', 'workers'],
   candidates: ['lsh-threshold', 'max-bucket-size'],
   cluster: ['threshold', 'measure', 'group-similarity'],
   report: [],
 };
-const ALL_PIPELINE_OPTIONS = Object.values(STAGE_OPTIONS).flat();
+const ALL_PIPELINE_OPTIONS = [...new Set(Object.values(STAGE_OPTIONS).flat())];
 
 interface Command {
   usage: string;
@@ -195,6 +196,7 @@ export function optionsFrom(values: Record<string, string | boolean | undefined>
     lshThreshold: parseNumber('lsh-threshold', get('lsh-threshold'), isFraction, 'a number in (0, 1)') ?? D.lshThreshold,
     maxBucketSize: parseNumber('max-bucket-size', get('max-bucket-size'), isWhole(2), 'a whole number >= 2') ?? D.maxBucketSize,
     groupSimilarity: parseNumber('group-similarity', get('group-similarity'), (x) => x >= 0 && x <= 1, 'a number in [0, 1]') ?? D.groupSimilarity,
+    workers: parseNumber('workers', get('workers'), (x) => isWhole(0)(x) && x <= 256, 'a whole number in 0..256') ?? D.workers,
     readConcurrency: parseNumber('concurrency', get('concurrency'), (x) => isWhole(1)(x) && x <= 1024, 'a whole number in 1..1024') ?? D.readConcurrency,
   };
 }

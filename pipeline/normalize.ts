@@ -3,39 +3,45 @@
  * the scraping noise that would otherwise look like content (or make two unrelated pages look alike).
  */
 
-// Curly and angle quotes, primes and the many Unicode dashes all mean the same to a reader.
-const SINGLE_QUOTES = /[\u2018\u2019\u201a\u201b\u2032\u02bc\u0060\u00b4]/g;
-const DOUBLE_QUOTES = /[\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb\u300c\u300d]/g;
-const DASHES = /[\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d]/g;
-const SPACES = /[ \t\f\v\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+/g;
-const INVISIBLE = /[\u200b\u200c\u200d\u2060\ufeff\u00ad]/g;
+// Curly and angle quotes, primes and the many Unicode dashes all mean the same to a reader; invisible
+// characters (zero-width spaces, soft hyphens, BOM) mean nothing; exotic spaces are spaces. One pass maps them.
+const UNICODE_PUNCTUATION: Record<string, string> = {};
+for (const c of '\u2018\u2019\u201a\u201b\u2032\u02bc\u0060\u00b4') UNICODE_PUNCTUATION[c] = "'";
+for (const c of '\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb\u300c\u300d') UNICODE_PUNCTUATION[c] = '"';
+for (const c of '\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d') UNICODE_PUNCTUATION[c] = '-';
+for (const c of '\u200b\u200c\u200d\u2060\ufeff\u00ad') UNICODE_PUNCTUATION[c] = '';
+for (const c of '\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000') UNICODE_PUNCTUATION[c] = ' ';
+const UNICODE_PUNCTUATION_PATTERN = new RegExp(`[${Object.keys(UNICODE_PUNCTUATION).join('')}]`, 'g');
+const NON_ASCII = /[^\x00-\x7f]/;
+/** Line breaks with the spaces around them, runs of spaces, and lone tabs and the like. */
+const WHITESPACE = /[ \t\f\v]*(?:\r\n?|\n)[ \t\f\v]*|[ \t\f\v]{2,}|[\t\f\v]/g;
 
 /**
  * Unicode NFKC, full-width and compatibility forms folded, case folded, quotes and dashes unified, runs of
- * spaces collapsed. Line breaks are kept: later steps use lines to find noise.
+ * spaces collapsed. Line breaks are kept: later steps use lines to find noise. Plain ASCII text (most of
+ * English news) skips the Unicode steps, which would not change it.
  */
 export function normalizeText(text: string): string {
-  return (
-    text
+  if (NON_ASCII.test(text)) {
+    // toUpperCase first turns ß into SS and final sigma into Σ, so the lower-casing below matches
+    // Unicode full case folding for the scripts news comes in.
+    text = text
       .normalize('NFKC')
-      // toUpperCase first turns ß into SS and final sigma into Σ, so the lower-casing below matches
-      // Unicode full case folding for the scripts news comes in.
       .toUpperCase()
       .toLowerCase()
-      .replace(INVISIBLE, '')
-      .replace(SINGLE_QUOTES, "'")
-      .replace(DOUBLE_QUOTES, '"')
-      .replace(DASHES, '-')
-      .replace(SPACES, ' ')
-      .replace(/\r\n?/g, '\n')
-      .replace(/ *\n */g, '\n')
-  );
+      .replace(UNICODE_PUNCTUATION_PATTERN, (c) => UNICODE_PUNCTUATION[c]);
+  } else {
+    text = text.toLowerCase();
+  }
+  return text.replace(WHITESPACE, (run) => (run.includes('\n') || run.includes('\r') ? '\n' : ' '));
 }
 
 // Sentence-final punctuation in Latin, Arabic/Urdu (U+06D4, U+061F), Devanagari, CJK; a closing quote
 // or bracket may follow it.
 const SENTENCE_END = /[.!?\u06d4\u061f\u0964\u3002\uff01\uff1f…:;]["')\]]*$/;
 const URL_LINE = /^(https?|www)\S*$/;
+/** Also catches URLs that a tokenizer spaced out ("http : / / www . site . com / ..."). */
+const isUrlLine = (line: string) => (line.startsWith('http') || line.startsWith('www')) && URL_LINE.test(line.replace(/ /g, ''));
 /** A trailing line this short without final punctuation reads as a link to another story, not a sentence. */
 const MAX_TRAILING_HEADLINE_WORDS = 20;
 /** Scraped pages end with at most a few "related stories" headlines; stop there so real text is never eaten. */
@@ -67,7 +73,7 @@ export function cleanArticle(title: string, body: string): CleanedArticle {
   for (const raw of lines) {
     const line = raw.trim();
     if (line === '') continue;
-    if ((normalizedTitle !== '' && line === normalizedTitle) || URL_LINE.test(line.replace(/ /g, ''))) {
+    if ((normalizedTitle !== '' && line === normalizedTitle) || isUrlLine(line)) {
       droppedLines++;
       continue;
     }

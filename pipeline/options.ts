@@ -6,6 +6,7 @@ import { type SimilarityMeasure } from './cluster.js';
 import { type ShingleOptions, DEFAULT_SHINGLE_OPTIONS } from './shingle.js';
 import { type EngineName } from './signature.js';
 import { type Weighting } from './weights.js';
+import { DEFAULT_WORKERS } from './worker-pool.js';
 
 export interface PipelineOptions {
   shingles: ShingleOptions;
@@ -26,6 +27,8 @@ export interface PipelineOptions {
   groupSimilarity: number;
   /** Concurrent file reads. */
   readConcurrency: number;
+  /** Worker threads for shingling and signing; 0 runs them on the main thread. Never changes the output. */
+  workers: number;
 }
 
 export const DEFAULT_OPTIONS: PipelineOptions = {
@@ -40,4 +43,5 @@ export const DEFAULT_OPTIONS: PipelineOptions = {
   maxBucketSize: 1000,
   groupSimilarity: 0.5,
   readConcurrency: 16,
+  workers: DEFAULT_WORKERS,
 };

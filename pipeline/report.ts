@@ -45,7 +45,7 @@ export async function writeReports(
       const cluster = clusterOf[index];
       if (founders[cluster] === index) {
         if (size[cluster] > 1) representativeTitle.set(cluster, article.title);
-        const { normalized: _normalized, origin: _origin, ...fields } = article;
+        const { origin: _origin, ...fields } = article;
         await feed.write(JSON.stringify({ ...fields, cluster_id: clusterIds[cluster], cluster_size: size[cluster] }) + '\n');
       }
       index++;

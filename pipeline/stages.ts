@@ -3,8 +3,8 @@
  * pure core, and writes its own file, so a later stage can be re-run (say, with another threshold) without
  * redoing the earlier ones. `runPipeline` runs them all in order.
  *
- *   read      inputs            -> work/articles.jsonl   (articles, normalized text beside the original)
- *   shingle   articles.jsonl    -> work/shingles.bin     (sorted feature hashes per article)
+ *   read      inputs            -> work/articles.jsonl   (the articles, one JSON line each, in input order)
+ *   shingle   articles.jsonl    -> work/shingles.bin     (normalized, then sorted feature hashes per article)
  *   sign      shingles.bin      -> work/signatures.bin   (k MinHash values per article)
  *   candidates signatures.bin   -> work/candidates.bin   (pairs sharing an LSH band)
  *   cluster   + shingles.bin    -> work/clusters.bin     (verified pairs, cluster per article)
@@ -20,15 +20,16 @@ import { readArtifact, writeArtifact } from './artifact.js';
 import { AtomicLineWriter, writeFileAtomic } from './atomic-write.js';
 import { findCandidates } from './candidates.js';
 import { type ArticleKeys, type ClusterOptions, type VerifiedPairs, clusterArticles } from './cluster.js';
-import { type FeatureSets, FeatureSetsBuilder, featuresOf, weightsOf } from './feature-sets.js';
+import { type FeatureSets, FeatureSetsBuilder } from './feature-sets.js';
 import { optimalBanding } from './lsh-params.js';
-import { cleanArticle } from './normalize.js';
 import { type PipelineOptions } from './options.js';
 import { readArticles } from './read-articles.js';
 import { writeReports } from './report.js';
-import { type ShingleOptions, Shingler } from './shingle.js';
+import { type ShingleOptions } from './shingle.js';
 import { type EngineName, createEngine } from './signature.js';
-import { WeightedReplicator, type Weighting, featureWeights } from './weights.js';
+import { type ShingleResult, type SignResult } from './tasks.js';
+import { type Weighting, featureWeights } from './weights.js';
+import { WorkerPool } from './worker-pool.js';
 
 export interface StageStats {
   stage: string;
@@ -48,8 +49,6 @@ export interface StoredArticle {
   source?: string;
   url?: string;
   origin: string;
-  /** Normalized title and body, one line break apart: what the shingle stage reads. */
-  normalized: string;
 }
 
 export const workPath = (out: string, file: string) => join(out, 'work', file);
@@ -78,6 +77,10 @@ async function timed<T extends Record<string, number | string>>(
 const round = (x: number, digits: number) => Number(x.toFixed(digits));
 
 export async function* readStoredArticles(out: string): AsyncGenerator<StoredArticle> {
+  for await (const line of readWorkLines(out)) yield JSON.parse(line) as StoredArticle;
+}
+
+async function* readWorkLines(out: string): AsyncGenerator<string> {
   const path = workPath(out, 'articles.jsonl');
   const stream = createReadStream(path, { encoding: 'utf8' });
   const opened = new Promise<void>((resolve, reject) => {
@@ -88,7 +91,7 @@ export async function* readStoredArticles(out: string): AsyncGenerator<StoredArt
   });
   await opened;
   for await (const line of createInterface({ input: stream, crlfDelay: Infinity })) {
-    if (line !== '') yield JSON.parse(line) as StoredArticle;
+    if (line !== '') yield line;
   }
 }
 
@@ -96,11 +99,10 @@ export function readStage(inputs: string[], out: string, options: Pick<PipelineO
   return timed(out, 'read', { inputs, readConcurrency: options.readConcurrency }, async () => {
     const writer = await AtomicLineWriter.create(workPath(out, 'articles.jsonl'));
     let articles = 0;
-    let noiseLinesDropped = 0;
+    // Lines go out in chunks of about a megabyte: one write per article would cost more than the JSON.
+    let chunk = '';
     try {
       for await (const article of readArticles(inputs, { concurrency: options.readConcurrency })) {
-        const cleaned = cleanArticle(article.title, article.text);
-        noiseLinesDropped += cleaned.droppedLines;
         const stored: StoredArticle = {
           id: article.id,
           title: article.title,
@@ -109,17 +111,21 @@ export function readStage(inputs: string[], out: string, options: Pick<PipelineO
           source: article.source,
           url: article.url,
           origin: article.origin,
-          normalized: cleaned.title === '' ? cleaned.body : `${cleaned.title}\n${cleaned.body}`,
         };
-        await writer.write(JSON.stringify(stored) + '\n');
+        chunk += JSON.stringify(stored) + '\n';
+        if (chunk.length >= 1 << 20) {
+          await writer.write(chunk);
+          chunk = '';
+        }
         articles++;
       }
+      await writer.write(chunk);
       await writer.commit();
     } catch (error) {
       await writer.abort();
       throw error;
     }
-    return { articles, noiseLinesDropped };
+    return { articles };
   });
 }
 
@@ -129,19 +135,46 @@ interface ShingleMeta {
   ids: string[];
 }
 
-export function shingleStage(out: string, options: Pick<PipelineOptions, 'shingles' | 'weighting'>): Promise<StageStats> {
+/** Articles per task sent to a worker: large enough to amortise messaging, small enough to balance load. */
+const BATCH_SIZE = 2000;
+
+export function shingleStage(out: string, options: Pick<PipelineOptions, 'shingles' | 'weighting' | 'workers'>): Promise<StageStats> {
   return timed(out, 'shingle', { ...options.shingles, weighting: options.weighting }, async () => {
-    const shingler = new Shingler(options.shingles);
     const builder = new FeatureSetsBuilder();
     const ids: string[] = [];
     const published: number[] = [];
     let withoutFeatures = 0;
-    for await (const article of readStoredArticles(out)) {
-      const features = shingler.shingle(article.normalized);
-      if (features.length === 0) withoutFeatures++;
-      builder.add(features);
-      ids.push(article.id);
-      published.push(article.published_at === undefined ? NaN : Date.parse(article.published_at));
+    let noiseLinesDropped = 0;
+    const collect = (result: ShingleResult) => {
+      let at = 0;
+      for (let i = 0; i < result.ids.length; i++) {
+        const count = result.counts[i];
+        if (count === 0) withoutFeatures++;
+        builder.add(result.values.subarray(at, at + count));
+        at += count;
+        ids.push(result.ids[i]);
+        published.push(result.publishedMs[i]);
+      }
+      noiseLinesDropped += result.noiseLinesDropped;
+    };
+    const pool = new WorkerPool(options.workers);
+    try {
+      // Batches are collected in submission order; at most two per worker are in flight, which bounds memory.
+      const inFlight: Promise<ShingleResult>[] = [];
+      let lines: string[] = [];
+      const submit = async () => {
+        inFlight.push(pool.run<ShingleResult>({ task: 'shingle', options: options.shingles, lines }));
+        lines = [];
+        if (inFlight.length > 2 * Math.max(1, options.workers)) collect(await inFlight.shift()!);
+      };
+      for await (const line of readWorkLines(out)) {
+        lines.push(line);
+        if (lines.length === BATCH_SIZE) await submit();
+      }
+      if (lines.length > 0) await submit();
+      for (const result of inFlight) collect(await result);
+    } finally {
+      await pool.close();
     }
     const sets = builder.build((unweighted) => featureWeights(unweighted, options.weighting));
     const meta: ShingleMeta = { options: options.shingles, weighting: options.weighting, ids };
@@ -156,6 +189,7 @@ export function shingleStage(out: string, options: Pick<PipelineOptions, 'shingl
       features: sets.values.length,
       meanFeaturesPerArticle: round(sets.values.length / Math.max(ids.length, 1), 1),
       articlesWithoutFeatures: withoutFeatures,
+      noiseLinesDropped,
     };
   });
 }
@@ -176,20 +210,32 @@ interface SignatureMeta {
   articles: number;
 }
 
-export function signatureStage(out: string, options: Pick<PipelineOptions, 'engine' | 'k' | 'seed'>): Promise<StageStats> {
+export function signatureStage(out: string, options: Pick<PipelineOptions, 'engine' | 'k' | 'seed' | 'workers'>): Promise<StageStats> {
   return timed(out, 'sign', { engine: options.engine, k: options.k, seed: options.seed }, async () => {
     const { sets } = await loadShingles(out);
-    const engine = createEngine(options.engine, options.k, options.seed);
+    const { k } = createEngine(options.engine, options.k, options.seed);
     const n = sets.offsets.length - 1;
-    const signatures = new Uint32Array(n * engine.k);
-    const replicator = new WeightedReplicator();
-    for (let i = 0; i < n; i++) {
-      const features = replicator.replicate(featuresOf(sets, i), weightsOf(sets, i));
-      engine.sign(features, signatures.subarray(i * engine.k, (i + 1) * engine.k));
+    const signatures = new Uint32Array(n * k);
+    const pool = new WorkerPool(options.workers);
+    try {
+      // Each batch is a contiguous range of articles whose signatures land in their own slot: the result
+      // does not depend on which worker signed what.
+      const batches: Promise<void>[] = [];
+      for (let from = 0; from < n; from += BATCH_SIZE) {
+        const to = Math.min(n, from + BATCH_SIZE);
+        const start = sets.offsets[from];
+        const end = sets.offsets[to];
+        const offsets = sets.offsets.slice(from, to + 1).map((o) => o - start);
+        const task = { task: 'sign' as const, engine: options.engine, k, seed: options.seed, offsets, values: sets.values.slice(start, end), weights: sets.weights.slice(start, end) };
+        batches.push(pool.run<SignResult>(task).then((result) => signatures.set(result.signatures, from * k)));
+      }
+      await Promise.all(batches);
+    } finally {
+      await pool.close();
     }
-    const meta: SignatureMeta = { engine: engine.name as EngineName, k: engine.k, seed: options.seed, articles: n };
+    const meta: SignatureMeta = { engine: options.engine, k, seed: options.seed, articles: n };
     await writeArtifact(workPath(out, 'signatures.bin'), 'signatures', meta, { signatures });
-    return { articles: n, engine: engine.name, k: engine.k };
+    return { articles: n, engine: options.engine, k };
   });
 }
 

@@ -1,0 +1,107 @@
+/**
+ * The CPU-heavy work of the shingle and sign stages, as pure functions over one batch of articles, so
+ * they run the same in a worker thread or inline.
+ */
+import { cleanArticle } from './normalize.js';
+import { type ShingleOptions, Shingler } from './shingle.js';
+import { type EngineName, type SignatureEngine, createEngine } from './signature.js';
+import { WeightedReplicator } from './weights.js';
+
+export interface ShingleTask {
+  task: 'shingle';
+  options: ShingleOptions;
+  /** Lines of work/articles.jsonl. */
+  lines: string[];
+}
+
+export interface ShingleResult {
+  task: 'shingle';
+  ids: string[];
+  publishedMs: Float64Array;
+  /** Feature count of each article; their features follow one another in `values`. */
+  counts: Uint32Array;
+  values: Uint32Array;
+  noiseLinesDropped: number;
+}
+
+export interface SignTask {
+  task: 'sign';
+  engine: EngineName;
+  k: number;
+  seed: number;
+  /** Offsets of the batch's articles into values/weights, starting at 0. */
+  offsets: Float64Array;
+  values: Uint32Array;
+  weights: Float32Array;
+}
+
+export interface SignResult {
+  task: 'sign';
+  signatures: Uint32Array;
+}
+
+export type TaskRequest = ShingleTask | SignTask;
+export type TaskResult = ShingleResult | SignResult;
+
+export function runTask(request: TaskRequest): TaskResult {
+  return request.task === 'shingle' ? shingleBatch(request) : signBatch(request);
+}
+
+export function transferablesOf(result: TaskResult): ArrayBuffer[] {
+  const arrays = result.task === 'shingle' ? [result.publishedMs, result.counts, result.values] : [result.signatures];
+  return arrays.map((a) => a.buffer as ArrayBuffer);
+}
+
+// A worker keeps one shingler and one engine between batches: building them (stopword tables, hash seeds)
+// costs more than a batch.
+let shingler: { key: string; value: Shingler } | undefined;
+let engine: { key: string; value: SignatureEngine } | undefined;
+
+interface StoredLine {
+  id: string;
+  title: string;
+  text: string;
+  published_at?: string;
+}
+
+function shingleBatch({ options, lines }: ShingleTask): ShingleResult {
+  const key = JSON.stringify(options);
+  if (shingler?.key !== key) shingler = { key, value: new Shingler(options) };
+  const ids: string[] = [];
+  const publishedMs = new Float64Array(lines.length);
+  const counts = new Uint32Array(lines.length);
+  const parts: Uint32Array[] = [];
+  let total = 0;
+  let noiseLinesDropped = 0;
+  lines.forEach((line, i) => {
+    const article = JSON.parse(line) as StoredLine;
+    const cleaned = cleanArticle(article.title, article.text);
+    noiseLinesDropped += cleaned.droppedLines;
+    const features = shingler!.value.shingle(cleaned.title === '' ? cleaned.body : `${cleaned.title}\n${cleaned.body}`);
+    ids.push(article.id);
+    publishedMs[i] = article.published_at === undefined ? NaN : Date.parse(article.published_at);
+    counts[i] = features.length;
+    parts.push(features);
+    total += features.length;
+  });
+  const values = new Uint32Array(total);
+  let at = 0;
+  for (const part of parts) {
+    values.set(part, at);
+    at += part.length;
+  }
+  return { task: 'shingle', ids, publishedMs, counts, values, noiseLinesDropped };
+}
+
+function signBatch({ engine: name, k, seed, offsets, values, weights }: SignTask): SignResult {
+  const key = `${name}/${k}/${seed}`;
+  if (engine?.key !== key) engine = { key, value: createEngine(name, k, seed) };
+  const replicator = new WeightedReplicator();
+  const n = offsets.length - 1;
+  const signatures = new Uint32Array(n * k);
+  for (let i = 0; i < n; i++) {
+    const features = replicator.replicate(values.subarray(offsets[i], offsets[i + 1]), weights.subarray(offsets[i], offsets[i + 1]));
+    engine.value.sign(features, signatures.subarray(i * k, (i + 1) * k));
+  }
+  return { task: 'sign', signatures };
+}
