@@ -49,7 +49,8 @@ export async function writeArtifact(path: string, kind: string, meta: object, ar
 }
 
 /** Reads an artifact written by `writeArtifact`; says which stage to run when it is missing or foreign. */
-export async function readArtifact<Meta>(path: string, kind: string, producedBy: string): Promise<Artifact<Meta>> {
+/** With `shared`, the arrays live in a SharedArrayBuffer, so worker threads can read them without a copy. */
+export async function readArtifact<Meta>(path: string, kind: string, producedBy: string, shared = false): Promise<Artifact<Meta>> {
   let bytes: Buffer;
   try {
     bytes = await readFile(path);
@@ -70,12 +71,12 @@ export async function readArtifact<Meta>(path: string, kind: string, producedBy:
   };
   if (header.kind !== kind) throw new Error(`${path} holds ${header.kind}, not ${kind}; run \`neardup ${producedBy}\` again`);
   // Copy into a fresh, aligned buffer: Node may hand back a Buffer at an unaligned pool offset.
-  const data = new ArrayBuffer(bytes.length);
+  const data = shared ? new SharedArrayBuffer(bytes.length) : new ArrayBuffer(bytes.length);
   new Uint8Array(data).set(bytes);
   const dataStart = align8(MAGIC.length + 4 + headerLength);
   const arrays: Record<string, StoredArray> = {};
   for (const entry of header.arrays) {
-    arrays[entry.name] = new ARRAY_TYPES[entry.type](data, dataStart + entry.offset, entry.length);
+    arrays[entry.name] = new ARRAY_TYPES[entry.type](data as ArrayBuffer, dataStart + entry.offset, entry.length);
   }
   return { meta: header.meta, arrays };
 }

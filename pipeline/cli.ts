@@ -52,7 +52,7 @@ const STAGE_OPTIONS: Record<string, string[]> = {
   shingle: ['word-ngrams', 'char-ngram', 'stopwords', 'min-word-length', 'weighting', 'workers'],
   sign: ['engine', 'k', 'seed', 'workers'],
   candidates: ['lsh-threshold', 'max-bucket-size'],
-  cluster: ['threshold', 'measure', 'group-similarity'],
+  cluster: ['threshold', 'measure', 'group-similarity', 'workers'],
   report: [],
 };
 const ALL_PIPELINE_OPTIONS = [...new Set(Object.values(STAGE_OPTIONS).flat())];

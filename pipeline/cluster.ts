@@ -79,7 +79,12 @@ export function clusterArticles(
 ): Clustering {
   const n = keys.ids.length;
   invariant(signatures.length === n * k, 'one signature per article');
-  const pairs = verifyPairs(features, signatures, k, candidates, options);
+  return clusterVerified(keys, features, verifyPairs(features, signatures, k, candidates, options), options);
+}
+
+/** Clusters already verified pairs (verification may have run in parallel, see stages.ts). */
+export function clusterVerified(keys: ArticleKeys, features: FeatureSets, pairs: VerifiedPairs, options: ClusterOptions): Clustering {
+  const n = keys.ids.length;
   const similarityOf = (i: number, j: number) => {
     const exact = setSimilarity(featuresOf(features, i), featuresOf(features, j), weightsOf(features, i), weightsOf(features, j));
     return measureOf(options.measure, exact.jaccard, exact.containment);
@@ -137,6 +142,28 @@ export function verifyPairs(
   };
 }
 
+/** Verified pairs of consecutive candidate chunks, joined in chunk order. */
+export function concatPairs(parts: VerifiedPairs[]): VerifiedPairs {
+  const join = <T extends Uint32Array | Float32Array | Uint8Array>(pick: (p: VerifiedPairs) => T, make: new (n: number) => T): T => {
+    const out = new make(parts.reduce((sum, p) => sum + pick(p).length, 0));
+    let at = 0;
+    for (const part of parts) {
+      out.set(pick(part) as never, at);
+      at += pick(part).length;
+    }
+    return out;
+  };
+  return {
+    a: join((p) => p.a, Uint32Array),
+    b: join((p) => p.b, Uint32Array),
+    estimated: join((p) => p.estimated, Float32Array),
+    jaccard: join((p) => p.jaccard, Float32Array),
+    containment: join((p) => p.containment, Float32Array),
+    similarity: join((p) => p.similarity, Float32Array),
+    clustered: join((p) => p.clustered, Uint8Array),
+  };
+}
+
 export function measureOf(measure: SimilarityMeasure, jaccard: number, containment: number): number {
   if (measure === 'jaccard') return jaccard;
   if (measure === 'containment') return containment;
@@ -164,17 +191,17 @@ export function compareFounders(keys: ArticleKeys, i: number, j: number): number
  */
 function linkGroups(keys: ArticleKeys, pairs: VerifiedPairs, n: number, minMeanSimilarity: number, similarityOf: (i: number, j: number) => number): Uint32Array {
   const count = pairs.a.length;
+  // Rank of each article's id in string order, so ties compare two integers instead of two strings.
+  const byId = Array.from({ length: n }, (_, i) => i).sort((i, j) => (keys.ids[i] < keys.ids[j] ? -1 : keys.ids[i] > keys.ids[j] ? 1 : 0));
+  const idRank = new Uint32Array(n);
+  byId.forEach((i, rank) => (idRank[i] = rank));
   const order = Array.from({ length: count }, (_, p) => p);
-  const pairKey = (p: number) => {
-    const x = keys.ids[pairs.a[p]];
-    const y = keys.ids[pairs.b[p]];
-    return x < y ? [x, y] : [y, x];
-  };
   order.sort((p, q) => {
     if (pairs.similarity[p] !== pairs.similarity[q]) return pairs.similarity[q] - pairs.similarity[p];
-    const [p1, p2] = pairKey(p);
-    const [q1, q2] = pairKey(q);
-    return p1 < q1 ? -1 : p1 > q1 ? 1 : p2 < q2 ? -1 : p2 > q2 ? 1 : 0;
+    const p1 = Math.min(idRank[pairs.a[p]], idRank[pairs.b[p]]);
+    const q1 = Math.min(idRank[pairs.a[q]], idRank[pairs.b[q]]);
+    if (p1 !== q1) return p1 - q1;
+    return Math.max(idRank[pairs.a[p]], idRank[pairs.b[p]]) - Math.max(idRank[pairs.a[q]], idRank[pairs.b[q]]);
   });
 
   const parent = new Uint32Array(n);
@@ -186,32 +213,41 @@ function linkGroups(keys: ArticleKeys, pairs: VerifiedPairs, n: number, minMeanS
     }
     return i;
   };
-  const members = new Map<number, number[]>();
-  const membersOf = (r: number) => members.get(r) ?? [r];
+  // Each group's members as a linked list (head, tail, next), so a merge costs O(1) whatever the sizes.
+  const NONE = 0xffffffff;
+  const head = new Uint32Array(n);
+  const tail = new Uint32Array(n);
+  const next = new Uint32Array(n).fill(NONE);
+  const size = new Uint32Array(n).fill(1);
+  for (let i = 0; i < n; i++) head[i] = tail[i] = i;
+  const firstMembers = (root: number): number[] => {
+    const list: number[] = [];
+    for (let i = head[root]; i !== NONE && list.length < MAX_GUARD_MEMBERS; i = next[i]) list.push(i);
+    return list;
+  };
 
   for (const p of order) {
     const ra = find(pairs.a[p]);
     const rb = find(pairs.b[p]);
     if (ra === rb) continue;
-    const groupA = membersOf(ra);
-    const groupB = membersOf(rb);
-    if (minMeanSimilarity > 0 && groupA.length * groupB.length > 1) {
+    if (minMeanSimilarity > 0 && size[ra] * size[rb] > 1) {
       let sum = 0;
-      let count = 0;
-      for (const i of groupA.slice(0, MAX_GUARD_MEMBERS)) {
-        for (const j of groupB.slice(0, MAX_GUARD_MEMBERS)) {
+      let compared = 0;
+      const groupB = firstMembers(rb);
+      for (const i of firstMembers(ra)) {
+        for (const j of groupB) {
           sum += similarityOf(i, j);
-          count++;
+          compared++;
         }
       }
-      if (sum / count < minMeanSimilarity) continue;
+      if (sum / compared < minMeanSimilarity) continue;
     }
-    // Attach the smaller group under the larger one's root.
-    const [keep, drop] = groupA.length >= groupB.length ? [ra, rb] : [rb, ra];
+    // Attach the smaller group under the larger one's root; its members follow the larger group's.
+    const [keep, drop] = size[ra] >= size[rb] ? [ra, rb] : [rb, ra];
     parent[drop] = keep;
-    const merged = membersOf(keep).concat(membersOf(drop));
-    members.set(keep, merged);
-    members.delete(drop);
+    next[tail[keep]] = head[drop];
+    tail[keep] = tail[drop];
+    size[keep] += size[drop];
   }
   const root = new Uint32Array(n);
   for (let i = 0; i < n; i++) root[i] = find(i);

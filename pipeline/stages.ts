@@ -19,7 +19,7 @@ import invariant from 'tiny-invariant';
 import { readArtifact, writeArtifact } from './artifact.js';
 import { AtomicLineWriter, writeFileAtomic } from './atomic-write.js';
 import { findCandidates } from './candidates.js';
-import { type ArticleKeys, type ClusterOptions, type VerifiedPairs, clusterArticles } from './cluster.js';
+import { type ArticleKeys, type ClusterOptions, type VerifiedPairs, clusterVerified, concatPairs } from './cluster.js';
 import { type FeatureSets, FeatureSetsBuilder } from './feature-sets.js';
 import { optimalBanding } from './lsh-params.js';
 import { type PipelineOptions } from './options.js';
@@ -27,7 +27,7 @@ import { readArticles } from './read-articles.js';
 import { writeReports } from './report.js';
 import { type ShingleOptions } from './shingle.js';
 import { type EngineName, createEngine } from './signature.js';
-import { type ShingleResult, type SignResult } from './tasks.js';
+import { type ShingleResult, type SignResult, type VerifyResult } from './tasks.js';
 import { type Weighting, featureWeights } from './weights.js';
 import { WorkerPool } from './worker-pool.js';
 
@@ -194,8 +194,8 @@ export function shingleStage(out: string, options: Pick<PipelineOptions, 'shingl
   });
 }
 
-async function loadShingles(out: string): Promise<{ keys: ArticleKeys; sets: FeatureSets; options: ShingleOptions }> {
-  const { meta, arrays } = await readArtifact<ShingleMeta>(workPath(out, 'shingles.bin'), 'shingles', 'shingle');
+async function loadShingles(out: string, shared = false): Promise<{ keys: ArticleKeys; sets: FeatureSets; options: ShingleOptions }> {
+  const { meta, arrays } = await readArtifact<ShingleMeta>(workPath(out, 'shingles.bin'), 'shingles', 'shingle', shared);
   return {
     keys: { ids: meta.ids, publishedMs: arrays.publishedMs as Float64Array },
     sets: { offsets: arrays.offsets as Float64Array, values: arrays.values as Uint32Array, weights: arrays.weights as Float32Array },
@@ -239,8 +239,8 @@ export function signatureStage(out: string, options: Pick<PipelineOptions, 'engi
   });
 }
 
-async function loadSignatures(out: string): Promise<{ signatures: Uint32Array; meta: SignatureMeta }> {
-  const { meta, arrays } = await readArtifact<SignatureMeta>(workPath(out, 'signatures.bin'), 'signatures', 'sign');
+async function loadSignatures(out: string, shared = false): Promise<{ signatures: Uint32Array; meta: SignatureMeta }> {
+  const { meta, arrays } = await readArtifact<SignatureMeta>(workPath(out, 'signatures.bin'), 'signatures', 'sign', shared);
   return { signatures: arrays.signatures as Uint32Array, meta };
 }
 
@@ -277,16 +277,34 @@ interface ClusterMeta {
   clusterIds: string[];
 }
 
-export function clusterStage(out: string, options: Pick<PipelineOptions, 'threshold' | 'measure' | 'groupSimilarity'>): Promise<StageStats> {
+/** Candidate pairs per verification task. */
+const VERIFY_CHUNK = 100_000;
+
+export function clusterStage(out: string, options: Pick<PipelineOptions, 'threshold' | 'measure' | 'groupSimilarity' | 'workers'>): Promise<StageStats> {
   return timed(out, 'cluster', { threshold: options.threshold, measure: options.measure, groupSimilarity: options.groupSimilarity }, async () => {
     const [{ keys, sets }, { signatures, meta: signatureMeta }, candidates] = await Promise.all([
-      loadShingles(out),
-      loadSignatures(out),
+      loadShingles(out, true),
+      loadSignatures(out, true),
       readArtifact<CandidateMeta>(workPath(out, 'candidates.bin'), 'candidates', 'candidates'),
     ]);
     invariant(keys.ids.length === signatureMeta.articles, 'signatures and shingles describe the same articles');
     const clusterOptions: ClusterOptions = { threshold: options.threshold, measure: options.measure, groupSimilarity: options.groupSimilarity };
-    const clustering = clusterArticles(keys, sets, signatures, signatureMeta.k, candidates.arrays.pairs as Uint32Array, clusterOptions);
+    // Verification is the costly part: chunks of candidates go to the workers; chunk order keeps the result
+    // independent of the number of workers.
+    const allCandidates = candidates.arrays.pairs as Uint32Array;
+    const pool = new WorkerPool(options.workers);
+    let verified: VerifiedPairs[];
+    try {
+      const chunks: Promise<VerifyResult>[] = [];
+      for (let from = 0; from < allCandidates.length; from += 2 * VERIFY_CHUNK) {
+        const chunk = allCandidates.slice(from, from + 2 * VERIFY_CHUNK);
+        chunks.push(pool.run<VerifyResult>({ task: 'verify', features: sets, signatures, k: signatureMeta.k, candidates: chunk, options: clusterOptions }));
+      }
+      verified = (await Promise.all(chunks)).map((result) => result.pairs);
+    } finally {
+      await pool.close();
+    }
+    const clustering = clusterVerified(keys, sets, concatPairs(verified), clusterOptions);
     const founders = Uint32Array.from(clustering.clusters, (c) => c.founder);
     const meta: ClusterMeta = { options: clusterOptions, clusterIds: clustering.clusters.map((c) => c.id) };
     const { pairs } = clustering;

@@ -2,6 +2,8 @@
  * The CPU-heavy work of the shingle and sign stages, as pure functions over one batch of articles, so
  * they run the same in a worker thread or inline.
  */
+import { type ClusterOptions, type VerifiedPairs, verifyPairs } from './cluster.js';
+import { type FeatureSets } from './feature-sets.js';
 import { cleanArticle } from './normalize.js';
 import { type ShingleOptions, Shingler } from './shingle.js';
 import { type EngineName, type SignatureEngine, createEngine } from './signature.js';
@@ -40,15 +42,43 @@ export interface SignResult {
   signatures: Uint32Array;
 }
 
-export type TaskRequest = ShingleTask | SignTask;
-export type TaskResult = ShingleResult | SignResult;
+export interface VerifyTask {
+  task: 'verify';
+  /** Shared memory (SharedArrayBuffer): passed to workers without copying. */
+  features: FeatureSets;
+  signatures: Uint32Array;
+  k: number;
+  /** A chunk of the candidate pairs. */
+  candidates: Uint32Array;
+  options: Pick<ClusterOptions, 'threshold' | 'measure'>;
+}
+
+export interface VerifyResult {
+  task: 'verify';
+  pairs: VerifiedPairs;
+}
+
+export type TaskRequest = ShingleTask | SignTask | VerifyTask;
+export type TaskResult = ShingleResult | SignResult | VerifyResult;
 
 export function runTask(request: TaskRequest): TaskResult {
-  return request.task === 'shingle' ? shingleBatch(request) : signBatch(request);
+  switch (request.task) {
+    case 'shingle':
+      return shingleBatch(request);
+    case 'sign':
+      return signBatch(request);
+    case 'verify':
+      return { task: 'verify', pairs: verifyPairs(request.features, request.signatures, request.k, request.candidates, request.options) };
+  }
 }
 
 export function transferablesOf(result: TaskResult): ArrayBuffer[] {
-  const arrays = result.task === 'shingle' ? [result.publishedMs, result.counts, result.values] : [result.signatures];
+  const arrays =
+    result.task === 'shingle'
+      ? [result.publishedMs, result.counts, result.values]
+      : result.task === 'sign'
+        ? [result.signatures]
+        : Object.values(result.pairs);
   return arrays.map((a) => a.buffer as ArrayBuffer);
 }
 
