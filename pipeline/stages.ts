@@ -23,6 +23,7 @@ import { type ArticleKeys, type ClusterOptions, type VerifiedPairs, clusterVerif
 import { type FeatureSets, FeatureSetsBuilder } from './feature-sets.js';
 import { optimalBanding } from './lsh-params.js';
 import { type PipelineOptions } from './options.js';
+import { progress } from './progress.js';
 import { readArticles } from './read-articles.js';
 import { writeReports } from './report.js';
 import { type ShingleOptions } from './shingle.js';
@@ -98,6 +99,7 @@ async function* readWorkLines(out: string): AsyncGenerator<string> {
 export function readStage(inputs: string[], out: string, options: Pick<PipelineOptions, 'readConcurrency'>): Promise<StageStats> {
   return timed(out, 'read', { inputs, readConcurrency: options.readConcurrency }, async () => {
     const writer = await AtomicLineWriter.create(workPath(out, 'articles.jsonl'));
+    const shown = progress('read', 'articles');
     let articles = 0;
     // Lines go out in chunks of about a megabyte: one write per article would cost more than the JSON.
     let chunk = '';
@@ -118,12 +120,15 @@ export function readStage(inputs: string[], out: string, options: Pick<PipelineO
           chunk = '';
         }
         articles++;
+        shown.advance(1);
       }
       await writer.write(chunk);
       await writer.commit();
     } catch (error) {
       await writer.abort();
       throw error;
+    } finally {
+      shown.done();
     }
     return { articles };
   });
@@ -145,7 +150,9 @@ export function shingleStage(out: string, options: Pick<PipelineOptions, 'shingl
     const published: number[] = [];
     let withoutFeatures = 0;
     let noiseLinesDropped = 0;
+    const shown = progress('shingle', 'articles');
     const collect = (result: ShingleResult) => {
+      shown.advance(result.ids.length);
       let at = 0;
       for (let i = 0; i < result.ids.length; i++) {
         const count = result.counts[i];
@@ -174,6 +181,7 @@ export function shingleStage(out: string, options: Pick<PipelineOptions, 'shingl
       if (lines.length > 0) await submit();
       for (const result of inFlight) collect(await result);
     } finally {
+      shown.done();
       await pool.close();
     }
     const sets = builder.build((unweighted) => featureWeights(unweighted, options.weighting));
@@ -217,6 +225,7 @@ export function signatureStage(out: string, options: Pick<PipelineOptions, 'engi
     const n = sets.offsets.length - 1;
     const signatures = new Uint32Array(n * k);
     const pool = new WorkerPool(options.workers);
+    const shown = progress('sign', 'articles', n);
     try {
       // Each batch is a contiguous range of articles whose signatures land in their own slot: the result
       // does not depend on which worker signed what.
@@ -227,10 +236,16 @@ export function signatureStage(out: string, options: Pick<PipelineOptions, 'engi
         const end = sets.offsets[to];
         const offsets = sets.offsets.slice(from, to + 1).map((o) => o - start);
         const task = { task: 'sign' as const, engine: options.engine, k, seed: options.seed, offsets, values: sets.values.slice(start, end), weights: sets.weights.slice(start, end) };
-        batches.push(pool.run<SignResult>(task).then((result) => signatures.set(result.signatures, from * k)));
+        batches.push(
+          pool.run<SignResult>(task).then((result) => {
+            signatures.set(result.signatures, from * k);
+            shown.advance(to - from);
+          }),
+        );
       }
       await Promise.all(batches);
     } finally {
+      shown.done();
       await pool.close();
     }
     const meta: SignatureMeta = { engine: options.engine, k, seed: options.seed, articles: n };
@@ -293,15 +308,18 @@ export function clusterStage(out: string, options: Pick<PipelineOptions, 'thresh
     // independent of the number of workers.
     const allCandidates = candidates.arrays.pairs as Uint32Array;
     const pool = new WorkerPool(options.workers);
+    const shown = progress('cluster', 'candidate pairs verified', allCandidates.length / 2);
     let verified: VerifiedPairs[];
     try {
       const chunks: Promise<VerifyResult>[] = [];
       for (let from = 0; from < allCandidates.length; from += 2 * VERIFY_CHUNK) {
         const chunk = allCandidates.slice(from, from + 2 * VERIFY_CHUNK);
-        chunks.push(pool.run<VerifyResult>({ task: 'verify', features: sets, signatures, k: signatureMeta.k, candidates: chunk, options: clusterOptions }));
+        const task = pool.run<VerifyResult>({ task: 'verify', features: sets, signatures, k: signatureMeta.k, candidates: chunk, options: clusterOptions });
+        chunks.push(task.then((result) => (shown.advance(chunk.length / 2), result)));
       }
       verified = (await Promise.all(chunks)).map((result) => result.pairs);
     } finally {
+      shown.done();
       await pool.close();
     }
     const clustering = clusterVerified(keys, sets, concatPairs(verified), clusterOptions);
