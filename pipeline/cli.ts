@@ -37,7 +37,7 @@ const OPTION_HELP: Record<string, [string, string]> = {
   'char-ngram': ['N', `character n-grams of size N over content words; 0 = none (default: ${D.shingles.charNgram})`],
   stopwords: ['LANGS', `stopword languages skipped before shingling: all | none | en,ru,... (default: ${D.shingles.stopwords})`],
   'min-word-length': ['N', `skip words shorter than N letters; numbers are always kept (default: ${D.shingles.minWordLength})`],
-  weighting: ['W', `feature weights: ${WEIGHTINGS.join(' | ')}; idf = ln(1 + N/df) over the batch (default: ${D.weighting})`],
+  weighting: ['W', `feature weights over the batch: smooth-idf = ln(1 + N/df), idf = ln(N/df), none (default: ${D.weighting})`],
   engine: ['NAME', `signature engine: ${ENGINE_NAMES.join(' | ')}; minhash = the npm package, slow (default: ${D.engine})`],
   k: ['N', `values per MinHash signature (default: ${D.k})`],
   seed: ['N', `hash seed (default: ${D.seed})`],

@@ -33,7 +33,7 @@ export interface PipelineOptions {
 
 export const DEFAULT_OPTIONS: PipelineOptions = {
   shingles: DEFAULT_SHINGLE_OPTIONS,
-  weighting: 'idf',
+  weighting: 'smooth-idf',
   engine: 'oph',
   k: 128,
   seed: 1,

@@ -8,7 +8,7 @@ import invariant from 'tiny-invariant';
 import { mix32 } from './hash.js';
 import { type FeatureSets } from './feature-sets.js';
 
-export const WEIGHTINGS = ['idf', 'none'] as const;
+export const WEIGHTINGS = ['smooth-idf', 'idf', 'none'] as const;
 export type Weighting = (typeof WEIGHTINGS)[number];
 
 /** Document frequency of each distinct feature: an open-addressing table of (feature, count) in typed arrays. */
@@ -75,6 +75,10 @@ export function smoothedIdf(documentFrequency: number, articles: number): number
   return Math.log(1 + articles / documentFrequency);
 }
 
+export function plainIdf(documentFrequency: number, articles: number): number {
+  return Math.log(articles / documentFrequency);
+}
+
 /** A weight per feature occurrence, parallel to `sets.values`. */
 export function featureWeights(sets: Omit<FeatureSets, 'weights'>, weighting: Weighting): Float32Array {
   const weights = new Float32Array(sets.values.length);
@@ -82,7 +86,8 @@ export function featureWeights(sets: Omit<FeatureSets, 'weights'>, weighting: We
   const n = sets.offsets.length - 1;
   const frequencies = new DocumentFrequencies(Math.min(sets.values.length, 1 << 24));
   for (let i = 0; i < n; i++) frequencies.addArticle(sets.values.subarray(sets.offsets[i], sets.offsets[i + 1]));
-  for (let p = 0; p < sets.values.length; p++) weights[p] = smoothedIdf(frequencies.count(sets.values[p]), n);
+  const idf = weighting === 'idf' ? plainIdf : smoothedIdf;
+  for (let p = 0; p < sets.values.length; p++) weights[p] = idf(frequencies.count(sets.values[p]), n);
   return weights;
 }
 
@@ -107,13 +112,15 @@ export class WeightedReplicator {
     let c = 0;
     for (let f = 0; f < features.length; f++) {
       const key = features[f];
-      this.scratch[c++] = key;
-      for (let r = 1, n = copiesOf(weights[f]); r < n; r++) this.scratch[c++] = mix32(key ^ Math.imul(r, 0x9e3779b1));
+      const n = copiesOf(weights[f]);
+      if (n > 0) this.scratch[c++] = key;
+      for (let r = 1; r < n; r++) this.scratch[c++] = mix32(key ^ Math.imul(r, 0x9e3779b1));
     }
     return this.scratch.subarray(0, total);
   }
 }
 
+/** A feature every article has (weight 0) says nothing and is left out; any other keeps at least one copy. */
 function copiesOf(weight: number): number {
-  return Math.max(1, Math.round(weight / WEIGHT_QUANTUM));
+  return weight <= 0 ? 0 : Math.max(1, Math.round(weight / WEIGHT_QUANTUM));
 }
