@@ -15,6 +15,8 @@ export interface PipelineOptions {
   engine: EngineName;
   /** Signature length. */
   k: number;
+  /** Features in more than this many articles are left out of signatures (not of the exact check); 0 = none. */
+  signatureMaxDf: number;
   /** Seed of every hash function, so a run is reproducible and signatures from two runs are comparable. */
   seed: number;
   /** Verification threshold on `measure`. */
@@ -36,6 +38,7 @@ export const DEFAULT_OPTIONS: PipelineOptions = {
   weighting: 'smooth-idf',
   engine: 'oph',
   k: 128,
+  signatureMaxDf: 0,
   seed: 1,
   threshold: 0.15,
   measure: 'jaccard',

@@ -29,7 +29,7 @@ import { writeReports } from './report.js';
 import { type ShingleOptions } from './shingle.js';
 import { type EngineName, createEngine } from './signature.js';
 import { type ShingleResult, type SignResult, type VerifyResult } from './tasks.js';
-import { type Weighting, featureWeights } from './weights.js';
+import { type Weighting, featureWeights, signatureWeights } from './weights.js';
 import { WorkerPool } from './worker-pool.js';
 
 export interface StageStats {
@@ -218,9 +218,10 @@ interface SignatureMeta {
   articles: number;
 }
 
-export function signatureStage(out: string, options: Pick<PipelineOptions, 'engine' | 'k' | 'seed' | 'workers'>): Promise<StageStats> {
-  return timed(out, 'sign', { engine: options.engine, k: options.k, seed: options.seed }, async () => {
+export function signatureStage(out: string, options: Pick<PipelineOptions, 'engine' | 'k' | 'seed' | 'workers' | 'signatureMaxDf'>): Promise<StageStats> {
+  return timed(out, 'sign', { engine: options.engine, k: options.k, seed: options.seed, signatureMaxDf: options.signatureMaxDf }, async () => {
     const { sets } = await loadShingles(out);
+    const weights = signatureWeights(sets, options.signatureMaxDf);
     const { k } = createEngine(options.engine, options.k, options.seed);
     const n = sets.offsets.length - 1;
     const signatures = new Uint32Array(n * k);
@@ -235,7 +236,7 @@ export function signatureStage(out: string, options: Pick<PipelineOptions, 'engi
         const start = sets.offsets[from];
         const end = sets.offsets[to];
         const offsets = sets.offsets.slice(from, to + 1).map((o) => o - start);
-        const task = { task: 'sign' as const, engine: options.engine, k, seed: options.seed, offsets, values: sets.values.slice(start, end), weights: sets.weights.slice(start, end) };
+        const task = { task: 'sign' as const, engine: options.engine, k, seed: options.seed, offsets, values: sets.values.slice(start, end), weights: weights.slice(start, end) };
         batches.push(
           pool.run<SignResult>(task).then((result) => {
             signatures.set(result.signatures, from * k);

@@ -80,12 +80,17 @@ export function plainIdf(documentFrequency: number, articles: number): number {
 }
 
 /** A weight per feature occurrence, parallel to `sets.values`. */
+function countDocumentFrequencies(sets: Omit<FeatureSets, 'weights'>): DocumentFrequencies {
+  const frequencies = new DocumentFrequencies(Math.min(sets.values.length, 1 << 24));
+  for (let i = 0; i + 1 < sets.offsets.length; i++) frequencies.addArticle(sets.values.subarray(sets.offsets[i], sets.offsets[i + 1]));
+  return frequencies;
+}
+
 export function featureWeights(sets: Omit<FeatureSets, 'weights'>, weighting: Weighting): Float32Array {
   const weights = new Float32Array(sets.values.length);
   if (weighting === 'none') return weights.fill(1);
   const n = sets.offsets.length - 1;
-  const frequencies = new DocumentFrequencies(Math.min(sets.values.length, 1 << 24));
-  for (let i = 0; i < n; i++) frequencies.addArticle(sets.values.subarray(sets.offsets[i], sets.offsets[i + 1]));
+  const frequencies = countDocumentFrequencies(sets);
   const idf = weighting === 'idf' ? plainIdf : smoothedIdf;
   for (let p = 0; p < sets.values.length; p++) weights[p] = idf(frequencies.count(sets.values[p]), n);
   return weights;
@@ -98,6 +103,20 @@ export function featureWeights(sets: Omit<FeatureSets, 'weights'>, weighting: We
  * cost is one hash per copy, a few per feature, instead of k per feature for exact weighted samplers.
  */
 export const WEIGHT_QUANTUM = 0.5;
+
+/**
+ * The weights signatures use: those of `sets`, except that features found in more than `maxDf` articles
+ * weigh nothing. Such a feature cannot single out one story, and left in the signature it makes every pair
+ * of articles sharing it a candidate, a number that grows with the square of the batch. The exact check
+ * still counts it. 0 keeps every feature.
+ */
+export function signatureWeights(sets: FeatureSets, maxDf: number): Float32Array {
+  if (maxDf <= 0) return sets.weights;
+  const frequencies = countDocumentFrequencies(sets);
+  const weights = sets.weights.slice();
+  for (let p = 0; p < weights.length; p++) if (frequencies.count(sets.values[p]) > maxDf) weights[p] = 0;
+  return weights;
+}
 
 /** Turns weighted feature sets into replicated plain sets, reusing one scratch buffer. */
 export class WeightedReplicator {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { evaluateDataset } from '../pipeline/evaluate-dataset.js';
 import { DEFAULT_OPTIONS } from '../pipeline/options.js';
@@ -12,15 +12,21 @@ import { DEFAULT_OPTIONS } from '../pipeline/options.js';
 const DATA = fileURLToPath(new URL('../../../shared/data', import.meta.url));
 const missing = existsSync(DATA) ? false : `labelled data not found at ${DATA}`;
 
-test('ECB+ dev: the default model clusters stories with pairwise F1 >= 0.70', { skip: missing }, async () => {
-  const scores = await evaluateDataset(join(DATA, 'ecbplus-dev'), await mkdtemp(join(tmpdir(), 'neardup-eval-')), DEFAULT_OPTIONS);
+async function scratch(t: TestContext): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'neardup-eval-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+test('ECB+ dev: the default model clusters stories with pairwise F1 >= 0.70', { skip: missing }, async (t) => {
+  const scores = await evaluateDataset(join(DATA, 'ecbplus-dev'), await scratch(t), DEFAULT_OPTIONS);
   assert.equal(scores.clustering.articles, 462);
   assert.ok(scores.clustering.f1 >= 0.7, `F1 ${scores.clustering.f1.toFixed(3)}`);
   assert.ok(scores.clustering.largestPredictedCluster <= 60, `largest cluster ${scores.clustering.largestPredictedCluster}`);
 });
 
-test('COUNTER dev: the default model tells Urdu rewrites from same-topic articles with pairs MCC >= 0.45', { skip: missing }, async () => {
-  const scores = await evaluateDataset(join(DATA, 'counter-dev'), await mkdtemp(join(tmpdir(), 'neardup-eval-')), DEFAULT_OPTIONS);
+test('COUNTER dev: the default model tells Urdu rewrites from same-topic articles with pairs MCC >= 0.45', { skip: missing }, async (t) => {
+  const scores = await evaluateDataset(join(DATA, 'counter-dev'), await scratch(t), DEFAULT_OPTIONS);
   assert.ok(scores.pairs, 'counter-dev has pairs.csv');
   assert.equal(scores.pairs.pairs, 300);
   assert.ok(scores.pairs.mcc >= 0.45, `MCC ${scores.pairs.mcc.toFixed(3)}`);

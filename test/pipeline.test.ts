@@ -1,15 +1,21 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'csv-parse/sync';
 import { DEFAULT_OPTIONS, type PipelineOptions } from '../pipeline/options.js';
 import { clusterStage, reportStage, runPipeline } from '../pipeline/stages.js';
 
 const SEEDS = fileURLToPath(new URL('../../seeds', import.meta.url));
-const scratch = () => mkdtemp(join(tmpdir(), 'neardup-test-'));
+const scratchDirs: string[] = [];
+const scratch = async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'neardup-test-'));
+  scratchDirs.push(dir);
+  return dir;
+};
+after(() => Promise.all(scratchDirs.map((dir) => rm(dir, { recursive: true, force: true }))));
 type Row = Record<string, string>;
 const readCsv = async (path: string): Promise<Row[]> => parse(await readFile(path, 'utf8'), { columns: true }) as Row[];
 
