@@ -1,29 +1,127 @@
 /**
- * `npm run bench [-- CORPUS.jsonl]`: per-stage throughput of a full run on a corpus (default: the Reuters-21578
- * articles in ../shared/data), and the signature stage with the npm `minhash` package engine beside the
- * default engine on the same shingles. Prints a Markdown table.
+ * `npm run bench [-- --sizes 100000,300000,1000000] [--keep DIR]`
+ *
+ * 1. Signature engines on seed-sized articles (about 3 KB, three generated articles joined): articles per
+ *    second on one thread for the default engine and the npm `minhash` package, and the mean absolute error
+ *    of each one's Jaccard estimate against the exact Jaccard on rewrite pairs.
+ * 2. End to end at each size: a labelled corpus from `npm run corpus`, every stage with the defaults in a
+ *    child process (wall time and peak RSS are its own), candidates per article, and pairwise F1 against the
+ *    generated labels.
+ * Prints Markdown tables; nothing is asserted (speed goals are read off here, never in tests).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import { DEFAULT_OPTIONS } from '../pipeline/options.js';
-import { runPipeline, signatureStage } from '../pipeline/stages.js';
+import { cleanArticle } from '../pipeline/normalize.js';
+import { Shingler } from '../pipeline/shingle.js';
+import { setSimilarity } from '../pipeline/similarity.js';
+import { createEngine, estimateJaccard } from '../pipeline/signature.js';
+import { WeightedReplicator, featureWeights } from '../pipeline/weights.js';
 
-const corpus = process.argv[2] ?? '../shared/data/reuters21578/articles.jsonl';
-const out = await mkdtemp(join(tmpdir(), 'neardup-bench-'));
-try {
-  const stats = await runPipeline([corpus], out, DEFAULT_OPTIONS);
-  const minhash = await signatureStage(out, { ...DEFAULT_OPTIONS, engine: 'minhash' });
-  const rows = [
-    ...stats.map((s) => [s.stage, s.articles, s.seconds.toFixed(3), s.articlesPerSecond]),
-    ['sign (npm minhash)', minhash.articles, minhash.seconds.toFixed(3), minhash.articlesPerSecond],
-  ];
-  const total = stats.reduce((sum, s) => sum + s.seconds, 0);
-  const perf = stats.find((s) => s.stage === 'sign')!.articlesPerSecond / minhash.articlesPerSecond;
-  console.log(`corpus: ${corpus}; node ${process.version}; ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}; one thread\n`);
-  console.log('| stage | articles | seconds | articles/s |\n| --- | ---: | ---: | ---: |');
-  for (const row of rows) console.log(`| ${row.join(' | ')} |`);
-  console.log(`\nall stages: ${total.toFixed(3)} s; default signature engine ${perf.toFixed(0)}x the npm minhash package`);
-} finally {
-  await rm(out, { recursive: true, force: true });
+const { values } = parseArgs({ options: { sizes: { type: 'string' }, keep: { type: 'string' } } });
+const sizes = (values.sizes ?? '100000').split(',').map(Number);
+const root = values.keep ?? mkdtempSync(join(tmpdir(), 'neardup-bench-'));
+const dist = fileURLToPath(new URL('..', import.meta.url));
+
+function corpus(n: number): string {
+  const dir = join(root, `c${n}`);
+  mkdirSync(dir, { recursive: true });
+  execFileSync(process.execPath, [join(dist, 'bench/generate-corpus.js'), '--n', String(n), '--out', join(dir, 'articles.jsonl')], { stdio: 'ignore' });
+  return dir;
 }
+
+function signatureBench(): string[] {
+  const dir = corpus(9000);
+  const lines = readFileSync(join(dir, 'articles.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { id: string; title: string; text: string });
+  const labels = new Map(readFileSync(join(dir, 'labels.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(',') as [string, string]));
+  const shingler = new Shingler(DEFAULT_OPTIONS.shingles);
+  const features = lines.map((a) => {
+    const c = cleanArticle(a.title, a.text);
+    return shingler.shingle(`${c.title}\n${c.body}`);
+  });
+  // Seed-sized articles: three consecutive generated articles joined (their features united).
+  const big: Uint32Array[] = [];
+  for (let i = 0; i + 2 < features.length; i += 3) big.push(Uint32Array.from(new Set([...features[i], ...features[i + 1], ...features[i + 2]])).sort());
+  const chars = lines.reduce((sum, a) => sum + a.text.length, 0) / big.length;
+  const k = DEFAULT_OPTIONS.k;
+  const rate = (name: 'oph' | 'minhash', sets: Uint32Array[]) => {
+    const engine = createEngine(name, k, 1);
+    const out = new Uint32Array(k);
+    const start = performance.now();
+    for (const s of sets) engine.sign(s, out);
+    return sets.length / ((performance.now() - start) / 1000);
+  };
+  rate('oph', big); // warm up the JIT
+  const oph = rate('oph', big);
+  const minhash = rate('minhash', big.slice(0, 300));
+  // What the sign stage does per article: replicate features by IDF weight, then sign the copies.
+  const offsets = new Float64Array(big.length + 1);
+  big.forEach((s, i) => (offsets[i + 1] = offsets[i] + s.length));
+  const values = new Uint32Array(offsets[big.length]);
+  big.forEach((s, i) => values.set(s, offsets[i]));
+  const weights = featureWeights({ offsets, values }, DEFAULT_OPTIONS.weighting);
+  const weighted = () => {
+    const engine = createEngine('oph', k, 1);
+    const replicator = new WeightedReplicator();
+    const out = new Uint32Array(k);
+    const start = performance.now();
+    for (let i = 0; i < big.length; i++) engine.sign(replicator.replicate(big[i], weights.subarray(offsets[i], offsets[i + 1])), out);
+    return big.length / ((performance.now() - start) / 1000);
+  };
+  weighted();
+  const ophWeighted = weighted();
+  // Estimate error on rewrite pairs (same label), unweighted sets, both engines with the same k.
+  const byStory = new Map<string, number[]>();
+  lines.forEach((a, i) => byStory.set(labels.get(a.id)!, [...(byStory.get(labels.get(a.id)!) ?? []), i]));
+  const pairs = [...byStory.values()].flatMap((m) => m.slice(1).map((j) => [m[0], j]));
+  const mae = (name: 'oph' | 'minhash') => {
+    const engine = createEngine(name, k, 1);
+    const both = new Uint32Array(2 * k);
+    let sum = 0;
+    for (const [i, j] of pairs) {
+      engine.sign(features[i], both.subarray(0, k));
+      engine.sign(features[j], both.subarray(k));
+      sum += Math.abs(estimateJaccard(both, k, 0, 1) - setSimilarity(features[i], features[j]).jaccard);
+    }
+    return sum / pairs.length;
+  };
+  return [
+    `Signatures, one thread, k = ${k}, ${big.length} articles of ${Math.round(chars)} characters on average (three generated articles joined):`,
+    '',
+    '| engine | articles/s | MAE of Jaccard estimate (rewrite pairs) |',
+    '| --- | ---: | ---: |',
+    `| oph, plain sets | ${Math.round(oph)} | ${mae('oph').toFixed(4)} |`,
+    `| oph with IDF copies (the sign stage's work) | ${Math.round(ophWeighted)} | |`,
+    `| npm minhash | ${Math.round(minhash)} | ${mae('minhash').toFixed(4)} |`,
+    '',
+    `default engine: ${(oph / minhash).toFixed(0)}x the npm minhash package; MAE over ${pairs.length} pairs`,
+  ];
+}
+
+function endToEnd(n: number): string {
+  const dir = corpus(n);
+  const stdout = execFileSync(process.execPath, [join(dist, 'bench/run-once.js'), dir, join(dir, 'out')], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  const r = JSON.parse(stdout.trim().split('\n').pop()!) as {
+    wallSeconds: number;
+    peakRssMb: number;
+    stages: Record<string, { seconds: number; candidatesPerArticle?: number; verifiedPairs?: number }>;
+    clustering: { f1: number; largestPredictedCluster: number };
+  };
+  const s = r.stages;
+  if (!values.keep) rmSync(dir, { recursive: true, force: true });
+  const stage = (name: string) => s[name]?.seconds.toFixed(1) ?? '';
+  return `| ${n} | ${r.wallSeconds.toFixed(1)} | ${Math.round(r.peakRssMb)} | ${stage('read')} | ${stage('shingle')} | ${stage('sign')} | ${stage('candidates')} | ${stage('cluster')} | ${stage('report')} | ${s.candidates?.candidatesPerArticle} | ${s.cluster?.verifiedPairs} | ${r.clustering.f1.toFixed(3)} | ${r.clustering.largestPredictedCluster} |`;
+}
+
+console.log(`node ${process.version}; ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}; workers: ${DEFAULT_OPTIONS.workers}\n`);
+for (const line of signatureBench()) console.log(line);
+console.log('\nEnd to end with the defaults on generated corpora (`npm run corpus`, about 1 KB an article):\n');
+console.log('| articles | wall s | peak RSS MB | read s | shingle s | sign s | candidates s | cluster s | report s | candidates/article | verified pairs | pairwise F1 | largest cluster |');
+console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+for (const n of sizes) console.log(endToEnd(n));
+if (!values.keep) rmSync(root, { recursive: true, force: true });
