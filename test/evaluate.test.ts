@@ -9,17 +9,12 @@ import {
   scorePairs,
   type LabelledPair,
 } from '../pipeline/evaluate.js';
+import { randomStream } from '../pipeline/hash.js';
 
-/** Deterministic PRNG (mulberry32) so the random checks are reproducible. */
+/** Uniform numbers in [0, 1) from the project's deterministic stream, so the random checks are reproducible. */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = randomStream(seed);
+  return () => next() / 4294967296;
 }
 
 const labels = (entries: Record<string, string>): Map<string, string> => new Map(Object.entries(entries));
