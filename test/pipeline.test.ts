@@ -97,3 +97,14 @@ test('CSV cells with quotes, commas and line breaks survive a round trip', async
   const documents = await readCsv(join(out, 'documents.csv'));
   assert.deepEqual(documents.map((d) => d.doc_id), ['a,1', 'b"2']);
 });
+
+test('outputs are byte-identical whatever the number of worker threads', async () => {
+  const files = ['documents.csv', 'clusters.csv', 'pairs.csv', 'deduplicated.jsonl'];
+  const outputs: Buffer[][] = [];
+  for (const workers of [0, 1, 3]) {
+    const out = await scratch();
+    await runPipeline([SEEDS], out, { ...DEFAULT_OPTIONS, workers });
+    outputs.push(await Promise.all(files.map((f) => readFile(join(out, f)))));
+  }
+  for (const other of outputs.slice(1)) files.forEach((f, i) => assert.ok(other[i].equals(outputs[0][i]), `${f} differs`));
+});
