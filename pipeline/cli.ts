@@ -38,7 +38,7 @@ const OPTION_HELP: Record<string, [string, string]> = {
   stopwords: ['LANGS', `stopword languages skipped before shingling: all | none | en,ru,... (default: ${D.shingles.stopwords})`],
   'min-word-length': ['N', `skip words shorter than N letters; numbers are always kept (default: ${D.shingles.minWordLength})`],
   weighting: ['W', `feature weights over the batch: smooth-idf = ln(1 + N/df), idf = ln(N/df), none (default: ${D.weighting})`],
-  engine: ['NAME', `signature engine: ${ENGINE_NAMES.join(' | ')}; minhash = the npm package, slow (default: ${D.engine})`],
+  engine: ['NAME', `signature engine: sketch (fast similarity sketching) | oph (one permutation, densified) | minhash (the npm package, slow) (default: ${D.engine})`],
   k: ['N', `values per MinHash signature (default: ${D.k})`],
   'signature-max-df': ['N', `leave features found in more than N articles out of signatures (not of the exact check); 0 = keep all (default: ${D.signatureMaxDf})`],
   seed: ['N', `hash seed (default: ${D.seed})`],

@@ -36,7 +36,7 @@ export interface PipelineOptions {
 export const DEFAULT_OPTIONS: PipelineOptions = {
   shingles: DEFAULT_SHINGLE_OPTIONS,
   weighting: 'smooth-idf',
-  engine: 'oph',
+  engine: 'sketch',
   k: 128,
   signatureMaxDf: 0,
   seed: 1,
