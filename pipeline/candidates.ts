@@ -5,7 +5,7 @@
  */
 import invariant from 'tiny-invariant';
 import { combine32 } from './hash.js';
-import { EMPTY_SIGNATURE_VALUE } from './signature.js';
+import { EMPTY_SIGNATURE_VALUE, isEmptySignature } from './signature.js';
 
 export interface CandidateOptions {
   bands: number;
@@ -39,7 +39,7 @@ export function findCandidates(signatures: Uint32Array, k: number, options: Cand
     let count = 0;
     for (let i = 0; i < n; i++) {
       const start = i * k + band * rows;
-      if (signatures[start] === EMPTY_SIGNATURE_VALUE && isEmpty(signatures, i * k, k)) continue;
+      if (signatures[start] === EMPTY_SIGNATURE_VALUE && isEmptySignature(signatures, k, i)) continue;
       let key = combine32(band, signatures[start]);
       for (let r = 1; r < rows; r++) key = combine32(key, signatures[start + r]);
       keyed[count++] = key * MAX_ARTICLES_PER_BATCH + i;
@@ -53,11 +53,6 @@ export function findCandidates(signatures: Uint32Array, k: number, options: Cand
     }
   }
   return pairs.toSortedArray();
-}
-
-function isEmpty(signatures: Uint32Array, start: number, k: number): boolean {
-  for (let p = start; p < start + k; p++) if (signatures[p] !== EMPTY_SIGNATURE_VALUE) return false;
-  return true;
 }
 
 function emitBucket(sorted: Float64Array, from: number, to: number, maxBucketSize: number, pairs: PairSet): void {

@@ -19,10 +19,6 @@ export function weightsOf(sets: FeatureSets, i: number): Float32Array {
   return sets.weights.subarray(sets.offsets[i], sets.offsets[i + 1]);
 }
 
-export function featureSetCount(sets: FeatureSets): number {
-  return sets.offsets.length - 1;
-}
-
 /** Appends feature sets one article at a time, growing its buffers geometrically. */
 export class FeatureSetsBuilder {
   private offsets = new Float64Array(1025);

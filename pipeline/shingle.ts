@@ -164,8 +164,8 @@ export class Shingler {
   /** Character n-grams over the content tokens joined by single spaces, without building that string. */
   private addCharNgrams(text: string, count: number, size: number, n: number): number {
     const total = this.charLength(count);
-    if (total < size) return total > 0 ? this.addCharWindow(text, count, 0, total, n) : n;
-    for (let start = 0; start + size <= total; start++) n = this.addCharWindow(text, count, start, size, n);
+    if (total < size) return total > 0 ? this.addCharWindow(text, 0, total, n) : n;
+    for (let start = 0; start + size <= total; start++) n = this.addCharWindow(text, start, size, n);
     return n;
   }
 
@@ -175,7 +175,7 @@ export class Shingler {
     return total;
   }
 
-  private addCharWindow(text: string, count: number, start: number, size: number, n: number): number {
+  private addCharWindow(text: string, start: number, size: number, n: number): number {
     // Walk to the token holding position `start` of the virtual joined string, then hash `size` units.
     let t = 0;
     let offset = start;

@@ -202,18 +202,6 @@ export class MinhashPackageEngine implements SignatureEngine {
   }
 }
 
-/** Signatures of many feature sets into one contiguous array. */
-export function signAll(engine: SignatureEngine, featureSets: ArrayLike<Uint32Array> & Iterable<Uint32Array>): Uint32Array {
-  const k = engine.k;
-  const signatures = new Uint32Array(featureSets.length * k);
-  let i = 0;
-  for (const features of featureSets) {
-    engine.sign(features, signatures.subarray(i * k, (i + 1) * k));
-    i++;
-  }
-  return signatures;
-}
-
 /** Estimated Jaccard similarity of articles i and j: the fraction of agreeing signature positions. */
 export function estimateJaccard(signatures: Uint32Array, k: number, i: number, j: number): number {
   const a = i * k;

@@ -409,8 +409,6 @@ export function reportStage(out: string): Promise<StageStats> {
   });
 }
 
-export const STAGE_ORDER = ['read', 'shingle', 'sign', 'candidates', 'cluster', 'report'] as const;
-
 /** All stages in order; returns their statistics. */
 export async function runPipeline(inputs: string[], out: string, options: PipelineOptions): Promise<StageStats[]> {
   const stats: StageStats[] = [];
