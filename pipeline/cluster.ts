@@ -10,8 +10,8 @@
  */
 import { createHash } from 'node:crypto';
 import invariant from 'tiny-invariant';
-import { type FeatureSets, featuresOf, weightsOf } from './feature-sets.js';
-import { setSimilarity } from './similarity.js';
+import { type FeatureSets } from './feature-sets.js';
+import { rangeSimilarity } from './similarity.js';
 import { estimateJaccard } from './signature.js';
 
 export const SIMILARITY_MEASURES = ['jaccard', 'containment', 'mean'] as const;
@@ -85,9 +85,11 @@ export function clusterArticles(
 /** Clusters already verified pairs (verification may have run in parallel, see stages.ts). */
 export function clusterVerified(keys: ArticleKeys, features: FeatureSets, pairs: VerifiedPairs, options: ClusterOptions): Clustering {
   const n = keys.ids.length;
+  const { offsets, values, weights } = features;
+  const exact = new Float64Array(3);
   const similarityOf = (i: number, j: number) => {
-    const exact = setSimilarity(featuresOf(features, i), featuresOf(features, j), weightsOf(features, i), weightsOf(features, j));
-    return measureOf(options.measure, exact.jaccard, exact.containment);
+    rangeSimilarity(values, weights, offsets[i], offsets[i + 1], values, weights, offsets[j], offsets[j + 1], exact);
+    return measureOf(options.measure, exact[0], exact[1]);
   };
   const root = linkGroups(keys, pairs, n, options.groupSimilarity * options.threshold, similarityOf);
   return describeClusters(keys, pairs, root);
@@ -102,6 +104,8 @@ export function verifyPairs(
   k: number,
   candidates: Uint32Array,
   options: Pick<ClusterOptions, 'threshold' | 'measure'>,
+  /** Each article's total feature weight (see `totalWeights`), for the length filter; optional. */
+  totals?: Float64Array<ArrayBufferLike>,
 ): VerifiedPairs {
   const count = candidates.length / 2;
   const a = new Uint32Array(count);
@@ -114,20 +118,27 @@ export function verifyPairs(
   // Jaccard is low (a short abridged copy of a long article).
   const t = options.threshold;
   const screen = options.measure === 'jaccard' ? t - SCREEN_STANDARD_ERRORS * Math.sqrt((t * (1 - t)) / k) : -1;
+  const { offsets, values, weights } = features;
+  const exact = new Float64Array(3);
   let verified = 0;
   for (let p = 0; p < count; p++) {
     const i = candidates[2 * p];
     const j = candidates[2 * p + 1];
+    // Jaccard can be no higher than the ratio of the two articles' total weights: a free exact filter.
+    if (totals && options.measure === 'jaccard') {
+      const ratio = totals[i] < totals[j] ? totals[i] / totals[j] : totals[j] / totals[i];
+      if (ratio < t) continue;
+    }
     const estimate = estimateJaccard(signatures, k, i, j);
     if (estimate < screen) continue;
-    const exact = setSimilarity(featuresOf(features, i), featuresOf(features, j), weightsOf(features, i), weightsOf(features, j));
-    const score = measureOf(options.measure, exact.jaccard, exact.containment);
+    rangeSimilarity(values, weights, offsets[i], offsets[i + 1], values, weights, offsets[j], offsets[j + 1], exact);
+    const score = measureOf(options.measure, exact[0], exact[1]);
     if (score < t) continue;
     a[verified] = i;
     b[verified] = j;
     estimated[verified] = estimate;
-    jaccard[verified] = exact.jaccard;
-    containment[verified] = exact.containment;
+    jaccard[verified] = exact[0];
+    containment[verified] = exact[1];
     similarity[verified] = score;
     verified++;
   }
@@ -140,6 +151,16 @@ export function verifyPairs(
     similarity: similarity.slice(0, verified),
     clustered: new Uint8Array(verified),
   };
+}
+
+/** Each article's total feature weight. */
+export function totalWeights(features: FeatureSets, into: Float64Array<ArrayBufferLike> = new Float64Array(features.offsets.length - 1)): Float64Array<ArrayBufferLike> {
+  for (let i = 0; i < into.length; i++) {
+    let sum = 0;
+    for (let p = features.offsets[i]; p < features.offsets[i + 1]; p++) sum += features.weights[p];
+    into[i] = sum;
+  }
+  return into;
 }
 
 /** Verified pairs of consecutive candidate chunks, joined in chunk order. */

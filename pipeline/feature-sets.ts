@@ -11,14 +11,6 @@ export interface FeatureSets {
   weights: Float32Array;
 }
 
-export function featuresOf(sets: FeatureSets, i: number): Uint32Array {
-  return sets.values.subarray(sets.offsets[i], sets.offsets[i + 1]);
-}
-
-export function weightsOf(sets: FeatureSets, i: number): Float32Array {
-  return sets.weights.subarray(sets.offsets[i], sets.offsets[i + 1]);
-}
-
 /** Appends feature sets one article at a time, growing its buffers geometrically. */
 export class FeatureSetsBuilder {
   private offsets = new Float64Array(1025);

@@ -13,14 +13,32 @@ export interface SetSimilarity {
 
 /** `a` and `b` are sorted and distinct; `weightsA`/`weightsB` run parallel to them (all 1 when omitted). */
 export function setSimilarity(a: Uint32Array, b: Uint32Array, weightsA?: Float32Array, weightsB?: Float32Array): SetSimilarity {
-  let i = 0;
-  let j = 0;
+  const out = new Float64Array(3);
+  rangeSimilarity(a, weightsA, 0, a.length, b, weightsB, 0, b.length, out);
+  return { jaccard: out[0], containment: out[1], shared: out[2] };
+}
+
+/**
+ * The same over ranges of larger arrays (the batch's feature sets), writing [jaccard, containment, shared]
+ * into `out`: the hot loop of verification allocates nothing per pair.
+ */
+export function rangeSimilarity(
+  valuesA: Uint32Array,
+  weightsA: Float32Array | undefined,
+  i: number,
+  endA: number,
+  valuesB: Uint32Array,
+  weightsB: Float32Array | undefined,
+  j: number,
+  endB: number,
+  out: Float64Array,
+): void {
   let shared = 0;
   let totalA = 0;
   let totalB = 0;
-  while (i < a.length && j < b.length) {
-    const x = a[i];
-    const y = b[j];
+  while (i < endA && j < endB) {
+    const x = valuesA[i];
+    const y = valuesB[j];
     if (x === y) {
       const wa = weightsA ? weightsA[i] : 1;
       const wb = weightsB ? weightsB[j] : 1;
@@ -37,9 +55,11 @@ export function setSimilarity(a: Uint32Array, b: Uint32Array, weightsA?: Float32
       j++;
     }
   }
-  for (; i < a.length; i++) totalA += weightsA ? weightsA[i] : 1;
-  for (; j < b.length; j++) totalB += weightsB ? weightsB[j] : 1;
+  for (; i < endA; i++) totalA += weightsA ? weightsA[i] : 1;
+  for (; j < endB; j++) totalB += weightsB ? weightsB[j] : 1;
   const union = totalA + totalB - shared;
   const smaller = Math.min(totalA, totalB);
-  return { jaccard: union > 0 ? shared / union : 0, containment: smaller > 0 ? shared / smaller : 0, shared };
+  out[0] = union > 0 ? shared / union : 0;
+  out[1] = smaller > 0 ? shared / smaller : 0;
+  out[2] = shared;
 }

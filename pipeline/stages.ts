@@ -19,7 +19,7 @@ import invariant from 'tiny-invariant';
 import { readArtifact, writeArtifact } from './artifact.js';
 import { AtomicLineWriter, writeFileAtomic } from './atomic-write.js';
 import { findCandidates } from './candidates.js';
-import { type ArticleKeys, type ClusterOptions, type VerifiedPairs, clusterVerified, concatPairs } from './cluster.js';
+import { type ArticleKeys, type ClusterOptions, type VerifiedPairs, clusterVerified, concatPairs, totalWeights } from './cluster.js';
 import { type FeatureSets, FeatureSetsBuilder } from './feature-sets.js';
 import { optimalBanding } from './lsh-params.js';
 import { type PipelineOptions } from './options.js';
@@ -308,6 +308,7 @@ export function clusterStage(out: string, options: Pick<PipelineOptions, 'thresh
     // Verification is the costly part: chunks of candidates go to the workers; chunk order keeps the result
     // independent of the number of workers.
     const allCandidates = candidates.arrays.pairs as Uint32Array;
+    const totals = totalWeights(sets, new Float64Array(new SharedArrayBuffer(8 * keys.ids.length)));
     const pool = new WorkerPool(options.workers);
     const shown = progress('cluster', 'candidate pairs verified', allCandidates.length / 2);
     let verified: VerifiedPairs[];
@@ -315,7 +316,7 @@ export function clusterStage(out: string, options: Pick<PipelineOptions, 'thresh
       const chunks: Promise<VerifyResult>[] = [];
       for (let from = 0; from < allCandidates.length; from += 2 * VERIFY_CHUNK) {
         const chunk = allCandidates.slice(from, from + 2 * VERIFY_CHUNK);
-        const task = pool.run<VerifyResult>({ task: 'verify', features: sets, signatures, k: signatureMeta.k, candidates: chunk, options: clusterOptions });
+        const task = pool.run<VerifyResult>({ task: 'verify', features: sets, signatures, k: signatureMeta.k, candidates: chunk, totals, options: clusterOptions });
         chunks.push(task.then((result) => (shown.advance(chunk.length / 2), result)));
       }
       verified = (await Promise.all(chunks)).map((result) => result.pairs);

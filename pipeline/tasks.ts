@@ -50,6 +50,8 @@ export interface VerifyTask {
   k: number;
   /** A chunk of the candidate pairs. */
   candidates: Uint32Array;
+  /** Each article's total feature weight, shared memory too. */
+  totals: Float64Array<ArrayBufferLike>;
   options: Pick<ClusterOptions, 'threshold' | 'measure'>;
 }
 
@@ -68,7 +70,7 @@ export function runTask(request: TaskRequest): TaskResult {
     case 'sign':
       return signBatch(request);
     case 'verify':
-      return { task: 'verify', pairs: verifyPairs(request.features, request.signatures, request.k, request.candidates, request.options) };
+      return { task: 'verify', pairs: verifyPairs(request.features, request.signatures, request.k, request.candidates, request.options, request.totals) };
   }
 }
 
