@@ -33,6 +33,14 @@ export function createEngine(name: EngineName, k: number, seed: number): Signatu
 export const EMPTY_SIGNATURE_VALUE = 0xffffffff;
 
 /**
+ * Multiply-shift: maps a 32-bit hash uniformly onto 0..k-1 without the bias of h % k. The product of a
+ * 32-bit hash and k <= 4096 stays below 2^53, so the double arithmetic is exact.
+ */
+function binOf(hash: number, k: number): number {
+  return Math.floor((hash * k) / 4294967296);
+}
+
+/**
  * One-permutation hashing with optimal densification (Shrivastava, ICML 2017). Each feature is hashed once:
  * the hash picks one of k bins and a second, independent hash is the bin's candidate minimum. Bins left empty
  * borrow the value of a non-empty bin chosen by a probe sequence that depends only on the bin's index, so two
@@ -66,9 +74,7 @@ export class OnePermutationEngine implements SignatureEngine {
     let filledCount = 0;
     for (let f = 0; f < features.length; f++) {
       const h = mix32(features[f] ^ this.binSeed);
-      // Multiply-shift maps h uniformly onto 0..k-1 without the bias of h % k; the high half of a
-      // 32x32-bit product is computed exactly as a double because it stays below 2^53.
-      const bin = Math.floor((h * k) / 4294967296);
+      const bin = binOf(h, k);
       const value = mix32(h ^ this.valueSeed);
       if (filled[bin] === 0) {
         filled[bin] = 1;
@@ -83,7 +89,7 @@ export class OnePermutationEngine implements SignatureEngine {
       if (filled[bin] === 1) continue;
       for (let attempt = 1; ; attempt++) {
         const probe = mix32(Math.imul(bin + 1, 0x9e3779b1) ^ Math.imul(attempt, 0x85ebca77) ^ this.probeSeed);
-        const source = Math.floor((probe * k) / 4294967296);
+        const source = binOf(probe, k);
         if (filled[source] === 1) {
           out[bin] = out[source];
           break;
@@ -131,8 +137,7 @@ export class FastSketchEngine implements SignatureEngine {
       const roundSeed = this.binSeed ^ mix32(Math.imul(round + 1, 0x9e3779b1));
       for (let f = 0; f < features.length; f++) {
         const h = mix32(features[f] ^ roundSeed);
-        // Multiply-shift maps h uniformly onto 0..k-1; the product stays below 2^53, so it is exact.
-        const bin = Math.floor((h * k) / 4294967296);
+        const bin = binOf(h, k);
         const value = mix32(h ^ this.valueSeed);
         const at = filledIn[bin];
         if (at === -1) {
