@@ -170,7 +170,10 @@ export function shingleStage(out: string, options: Pick<PipelineOptions, 'shingl
       const inFlight: Promise<ShingleResult>[] = [];
       let lines: string[] = [];
       const submit = async () => {
-        inFlight.push(pool.run<ShingleResult>({ task: 'shingle', options: options.shingles, lines }));
+        const task = pool.run<ShingleResult>({ task: 'shingle', options: options.shingles, lines });
+        // A failure surfaces when its turn to be collected comes; until then it must not count as unhandled.
+        task.catch(() => undefined);
+        inFlight.push(task);
         lines = [];
         if (inFlight.length > 2 * Math.max(1, options.workers)) collect(await inFlight.shift()!);
       };
