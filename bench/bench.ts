@@ -21,6 +21,7 @@ import { cleanArticle } from '../pipeline/normalize.js';
 import { Shingler } from '../pipeline/shingle.js';
 import { setSimilarity } from '../pipeline/similarity.js';
 import { type EngineName, createEngine, estimateJaccard } from '../pipeline/signature.js';
+import { signWeightedSet } from '../pipeline/tasks.js';
 import { WeightedReplicator, featureWeights } from '../pipeline/weights.js';
 
 const { values } = parseArgs({ options: { sizes: { type: 'string' }, keep: { type: 'string' } } });
@@ -72,7 +73,7 @@ function signatureBench(): string[] {
     const replicator = new WeightedReplicator();
     const out = new Uint32Array(k);
     const start = performance.now();
-    for (let i = 0; i < big.length; i++) engine.sign(replicator.replicate(big[i], weights.subarray(offsets[i], offsets[i + 1])), out);
+    for (let i = 0; i < big.length; i++) signWeightedSet(engine, big[i], weights.subarray(offsets[i], offsets[i + 1]), out, replicator);
     return big.length / ((performance.now() - start) / 1000);
   };
   weighted();

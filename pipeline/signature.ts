@@ -6,6 +6,7 @@
 import { createRequire } from 'node:module';
 import invariant from 'tiny-invariant';
 import { mix32, randomStream } from './hash.js';
+import { copiesOf } from './weights.js';
 
 export interface SignatureEngine {
   readonly name: string;
@@ -13,6 +14,11 @@ export interface SignatureEngine {
   readonly k: number;
   /** Writes the signature of a sorted, distinct feature set into `out` (length k). */
   sign(features: Uint32Array, out: Uint32Array): void;
+  /**
+   * Weighted signature: each feature counts as `copiesOf(weight)` distinct elements. Engines without it get
+   * the copies spelt out by WeightedReplicator and go through `sign`.
+   */
+  signWeighted?(features: Uint32Array, weights: Float32Array, out: Uint32Array): void;
 }
 
 export const ENGINE_NAMES = ['sketch', 'oph', 'minhash'] as const;
@@ -101,8 +107,8 @@ export class OnePermutationEngine implements SignatureEngine {
 
 /**
  * Fast similarity sketching (after Dahlgaard, Knudsen and Thorup, FOCS 2017): the features are dealt into the
- * k bins in rounds. In round r every feature is hashed, with the round number in the seed, to one bin and a
- * value; a bin keeps the smallest value of the first round that reaches it. Rounds continue until every bin
+ * k bins in rounds. In round r every feature is hashed, with the round number in the seed; the hash's high
+ * bits pick one bin, and a bin keeps the smallest hash of the first round that reaches it. Rounds continue until every bin
  * holds a value, so no bin ever borrows another's (the correlation that densification brings for small sets),
  * and each bin agrees between two articles exactly when the first sample to reach it in the union of their
  * features is a shared feature: an unbiased estimate with the variance of k independent permutations or less.
@@ -113,39 +119,51 @@ export class FastSketchEngine implements SignatureEngine {
   readonly name = 'sketch';
   readonly k: number;
   private readonly binSeed: number;
-  private readonly valueSeed: number;
   /** The round in which each bin got its value, -1 while empty. */
   private readonly filledIn: Int32Array;
 
   constructor(k: number, seed: number) {
-    const random = randomStream(seed);
     this.k = k;
-    this.binSeed = random();
-    this.valueSeed = random();
+    this.binSeed = randomStream(seed)();
     this.filledIn = new Int32Array(k);
   }
 
   sign(features: Uint32Array, out: Uint32Array): void {
+    this.signCopies(features, undefined, out);
+  }
+
+  /** Copies are dealt like features: copy c of feature x hashes (x, c, round) in one step, nothing is spelt out. */
+  signWeighted(features: Uint32Array, weights: Float32Array, out: Uint32Array): void {
+    invariant(weights.length === features.length, 'one weight per feature');
+    this.signCopies(features, weights, out);
+  }
+
+  private signCopies(features: Uint32Array, weights: Float32Array | undefined, out: Uint32Array): void {
     const k = this.k;
     invariant(out.length === k, 'signature slot has length k');
     out.fill(EMPTY_SIGNATURE_VALUE);
-    if (features.length === 0) return;
+    let elements = 0;
+    for (let f = 0; f < features.length; f++) elements += weights ? copiesOf(weights[f]) : 1;
+    if (elements === 0) return;
     const filledIn = this.filledIn;
     filledIn.fill(-1);
     let filled = 0;
     for (let round = 0; filled < k; round++) {
       const roundSeed = this.binSeed ^ mix32(Math.imul(round + 1, 0x9e3779b1));
       for (let f = 0; f < features.length; f++) {
-        const h = mix32(features[f] ^ roundSeed);
-        const bin = binOf(h, k);
-        const value = mix32(h ^ this.valueSeed);
-        const at = filledIn[bin];
-        if (at === -1) {
-          filledIn[bin] = round;
-          filled++;
-          out[bin] = value;
-        } else if (at === round && value < out[bin]) {
-          out[bin] = value;
+        const copies = weights ? copiesOf(weights[f]) : 1;
+        for (let c = 0; c < copies; c++) {
+          // The hash picks the bin through its high bits; within a bin, the hash itself orders the samples.
+          const h = mix32(features[f] ^ roundSeed ^ Math.imul(c, 0x85ebca77));
+          const bin = binOf(h, k);
+          const at = filledIn[bin];
+          if (at === -1) {
+            filledIn[bin] = round;
+            filled++;
+            out[bin] = h;
+          } else if (at === round && h < out[bin]) {
+            out[bin] = h;
+          }
         }
       }
     }

@@ -132,8 +132,15 @@ function signBatch({ engine: name, k, seed, offsets, values, weights }: SignTask
   const n = offsets.length - 1;
   const signatures = new Uint32Array(n * k);
   for (let i = 0; i < n; i++) {
-    const features = replicator.replicate(values.subarray(offsets[i], offsets[i + 1]), weights.subarray(offsets[i], offsets[i + 1]));
-    engine.value.sign(features, signatures.subarray(i * k, (i + 1) * k));
+    const from = offsets[i];
+    const to = offsets[i + 1];
+    signWeightedSet(engine.value, values.subarray(from, to), weights.subarray(from, to), signatures.subarray(i * k, (i + 1) * k), replicator);
   }
   return { task: 'sign', signatures };
+}
+
+/** One weighted signature, by the engine's own weighted method when it has one, else through explicit copies. */
+export function signWeightedSet(engine: SignatureEngine, features: Uint32Array, weights: Float32Array, out: Uint32Array, replicator: WeightedReplicator): void {
+  if (engine.signWeighted) engine.signWeighted(features, weights, out);
+  else engine.sign(replicator.replicate(features, weights), out);
 }

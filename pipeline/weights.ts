@@ -140,6 +140,6 @@ export class WeightedReplicator {
 }
 
 /** A feature every article has (weight 0) says nothing and is left out; any other keeps at least one copy. */
-function copiesOf(weight: number): number {
+export function copiesOf(weight: number): number {
   return weight <= 0 ? 0 : Math.max(1, Math.round(weight / WEIGHT_QUANTUM));
 }
