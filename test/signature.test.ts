@@ -5,6 +5,7 @@ import { randomStream } from '../pipeline/hash.js';
 import { candidateProbability, optimalBanding } from '../pipeline/lsh-params.js';
 import { setSimilarity } from '../pipeline/similarity.js';
 import { EMPTY_SIGNATURE_VALUE, type EngineName, createEngine, estimateJaccard } from '../pipeline/signature.js';
+import { featureWeights, signatureWeights } from '../pipeline/weights.js';
 
 /** Two random sets of the given sizes sharing `shared` elements, as sorted distinct arrays. */
 function setPair(random: () => number, sizeA: number, sizeB: number, shared: number): [Uint32Array, Uint32Array] {
@@ -112,4 +113,21 @@ test('candidates are the pairs sharing a band, each once, sorted, whatever the b
   const same = new Uint32Array(5 * k).fill(4);
   assert.equal(findCandidates(same, k, { bands: 2, rows: 2, maxBucketSize: 100 }).length / 2, 10);
   assert.deepEqual([...findCandidates(same, k, { bands: 2, rows: 2, maxBucketSize: 2 })], [0, 1, 0, 2, 0, 3, 0, 4, 1, 2, 1, 3, 1, 4]);
+});
+
+test('weights: plain IDF drops features every article has; a df cap keeps common features out of signatures only', () => {
+  // Three articles: feature 7 is in all of them, 8 in two, 9 in one.
+  const offsets = Float64Array.of(0, 3, 5, 6);
+  const values = Uint32Array.of(7, 8, 9, 7, 8, 7);
+  const plain = featureWeights({ offsets, values }, 'idf');
+  assert.equal(plain[0], 0); // ln(3/3)
+  assert.ok(Math.abs(plain[1] - Math.log(3 / 2)) < 1e-6);
+  const smooth = featureWeights({ offsets, values }, 'smooth-idf');
+  assert.ok(smooth.every((w) => w > 0), 'smoothed IDF never reaches zero');
+  const capped = signatureWeights({ offsets, values, weights: smooth }, 1);
+  assert.deepEqual([...capped].map((w) => w > 0), [false, false, true, false, false, false]);
+  // A zero-weight feature contributes nothing: article 3 (only feature 7) under plain IDF has an empty signature.
+  const out = new Uint32Array(16);
+  createEngine('sketch', 16, 1).signWeighted!(Uint32Array.of(7), plain.subarray(5, 6), out);
+  assert.ok(out.every((v) => v === EMPTY_SIGNATURE_VALUE));
 });
