@@ -108,8 +108,8 @@ export class OnePermutationEngine implements SignatureEngine {
 /**
  * Fast similarity sketching (after Dahlgaard, Knudsen and Thorup, FOCS 2017): the features are dealt into the
  * k bins in rounds. In round r every feature is hashed, with the round number in the seed; the hash's high
- * bits pick one bin, and a bin keeps the smallest hash of the first round that reaches it. Rounds continue until every bin
- * holds a value, so no bin ever borrows another's (the correlation that densification brings for small sets),
+ * bits pick one bin, and a bin keeps the smallest hash of the first round that reaches it. Rounds continue
+ * until every bin holds a value, so no bin ever borrows another's (the correlation that densification brings for small sets),
  * and each bin agrees between two articles exactly when the first sample to reach it in the union of their
  * features is a shared feature: an unbiased estimate with the variance of k independent permutations or less.
  * Cost: one hash per feature and round; one round (rarely two) once an article has a few times k features,

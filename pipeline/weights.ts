@@ -79,13 +79,13 @@ export function plainIdf(documentFrequency: number, articles: number): number {
   return Math.log(articles / documentFrequency);
 }
 
-/** A weight per feature occurrence, parallel to `sets.values`. */
 function countDocumentFrequencies(sets: Omit<FeatureSets, 'weights'>): DocumentFrequencies {
   const frequencies = new DocumentFrequencies(Math.min(sets.values.length, 1 << 24));
   for (let i = 0; i + 1 < sets.offsets.length; i++) frequencies.addArticle(sets.values.subarray(sets.offsets[i], sets.offsets[i + 1]));
   return frequencies;
 }
 
+/** A weight per feature occurrence, parallel to `sets.values`. */
 export function featureWeights(sets: Omit<FeatureSets, 'weights'>, weighting: Weighting): Float32Array {
   const weights = new Float32Array(sets.values.length);
   if (weighting === 'none') return weights.fill(1);
