@@ -7,11 +7,11 @@ import { realpathSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { SIMILARITY_MEASURES, type SimilarityMeasure } from './cluster.js';
+import { LINKAGES, type Linkage, SIMILARITY_MEASURES, type SimilarityMeasure } from './cluster.js';
 import { InputError, UsageError } from './errors.js';
 import { formatScores } from './evaluate.js';
 import { evaluateDataset } from './evaluate-dataset.js';
-import { DEFAULT_OPTIONS, type PipelineOptions } from './options.js';
+import { DEFAULT_OPTIONS, LSH_SHARE, type PipelineOptions, lshThresholdFor } from './options.js';
 import { ENGINE_NAMES, type EngineName } from './signature.js';
 import { WEIGHTINGS, type Weighting } from './weights.js';
 import {
@@ -32,17 +32,18 @@ const OPTION_HELP: Record<string, [string, string]> = {
   out: ['DIR', 'where reports go; stage files go to DIR/work (default: output)'],
   threshold: ['T', `a pair is verified when its similarity is at least T (default: ${D.threshold})`],
   measure: ['M', `similarity: ${SIMILARITY_MEASURES.join(' | ')}, IDF-weighted (default: ${D.measure})`],
-  'group-similarity': ['F', `two groups merge only if their pairs' mean similarity is >= F x threshold; 0 = single link (default: ${D.groupSimilarity})`],
+  linkage: ['L', `when two groups joined by a verified pair merge: every-member (each article of the smaller group has a verified pair into the larger) | average (mean similarity >= group-similarity x threshold) | single (default: ${D.linkage})`],
+  'group-similarity': ['F', `with --linkage average: the mean similarity two groups need, as a fraction of the threshold (default: ${D.groupSimilarity})`],
   'word-ngrams': ['LIST', `word n-gram sizes over content words, e.g. 1 or 1,2 (default: ${D.shingles.wordNgrams.join(',')})`],
   'char-ngram': ['N', `character n-grams of size N over content words; 0 = none (default: ${D.shingles.charNgram})`],
   stopwords: ['LANGS', `stopword languages skipped before shingling: all | none | en,ru,... (default: ${D.shingles.stopwords})`],
   'min-word-length': ['N', `skip words shorter than N letters; numbers are always kept (default: ${D.shingles.minWordLength})`],
-  weighting: ['W', `feature weights over the batch: smooth-idf = ln(1 + N/df), idf = ln(N/df), none (default: ${D.weighting})`],
+  weighting: ['W', `feature weights over the batch: idf-plus-one = ln((N + 1)/df), smooth-idf = ln(1 + N/df), idf = ln(N/df), none (default: ${D.weighting})`],
   engine: ['NAME', `signature engine: sketch (fast similarity sketching) | oph (one permutation, densified) | minhash (the npm package, slow) (default: ${D.engine})`],
   k: ['N', `values per MinHash signature (default: ${D.k})`],
   'signature-max-df': ['N', `leave features found in more than N articles out of signatures (not of the exact check); 0 = keep all (default: ${D.signatureMaxDf})`],
   seed: ['N', `hash seed (default: ${D.seed})`],
-  'lsh-threshold': ['J', `weighted Jaccard similarity the LSH bands are tuned for (default: ${D.lshThreshold})`],
+  'lsh-threshold': ['J', `weighted Jaccard similarity the LSH bands are tuned for (default: ${LSH_SHARE} x threshold)`],
   'max-bucket-size': ['N', `LSH buckets larger than N are linked through their first N members (default: ${D.maxBucketSize})`],
   concurrency: ['N', `files read at once (default: ${D.readConcurrency})`],
   workers: ['N', `worker threads for shingling and signing; 0 = main thread only; outputs do not change (default: ${D.workers}, the cores)`],
@@ -53,7 +54,7 @@ const STAGE_OPTIONS: Record<string, string[]> = {
   shingle: ['word-ngrams', 'char-ngram', 'stopwords', 'min-word-length', 'weighting', 'workers'],
   sign: ['engine', 'k', 'seed', 'signature-max-df', 'workers'],
   candidates: ['lsh-threshold', 'max-bucket-size'],
-  cluster: ['threshold', 'measure', 'group-similarity', 'workers'],
+  cluster: ['threshold', 'measure', 'linkage', 'group-similarity', 'workers'],
   report: [],
 };
 const ALL_PIPELINE_OPTIONS = [...new Set(Object.values(STAGE_OPTIONS).flat())];
@@ -172,6 +173,10 @@ export function optionsFrom(values: Record<string, string | boolean | undefined>
   if (weighting !== undefined && !(WEIGHTINGS as readonly string[]).includes(weighting)) {
     throw new UsageError(`--weighting ${weighting}: expected one of ${WEIGHTINGS.join(', ')}`);
   }
+  const linkage = get('linkage');
+  if (linkage !== undefined && !(LINKAGES as readonly string[]).includes(linkage)) {
+    throw new UsageError(`--linkage ${linkage}: expected one of ${LINKAGES.join(', ')}`);
+  }
   const engine = get('engine');
   if (engine !== undefined && !(ENGINE_NAMES as readonly string[]).includes(engine)) {
     throw new UsageError(`--engine ${engine}: expected one of ${ENGINE_NAMES.join(', ')}`);
@@ -195,8 +200,9 @@ export function optionsFrom(values: Record<string, string | boolean | undefined>
     seed: parseNumber('seed', get('seed'), (x) => isWhole(0)(x) && x < 2 ** 32, 'a whole number in 0..2^32-1') ?? D.seed,
     threshold: threshold ?? D.threshold,
     measure: (measure as SimilarityMeasure | undefined) ?? D.measure,
-    lshThreshold: parseNumber('lsh-threshold', get('lsh-threshold'), isFraction, 'a number in (0, 1)') ?? D.lshThreshold,
+    lshThreshold: parseNumber('lsh-threshold', get('lsh-threshold'), isFraction, 'a number in (0, 1)') ?? lshThresholdFor(threshold ?? D.threshold),
     maxBucketSize: parseNumber('max-bucket-size', get('max-bucket-size'), isWhole(2), 'a whole number >= 2') ?? D.maxBucketSize,
+    linkage: (linkage as Linkage | undefined) ?? D.linkage,
     groupSimilarity: parseNumber('group-similarity', get('group-similarity'), (x) => x >= 0 && x <= 1, 'a number in [0, 1]') ?? D.groupSimilarity,
     workers: parseNumber('workers', get('workers'), (x) => isWhole(0)(x) && x <= 256, 'a whole number in 0..256') ?? D.workers,
     readConcurrency: parseNumber('concurrency', get('concurrency'), (x) => isWhole(1)(x) && x <= 1024, 'a whole number in 1..1024') ?? D.readConcurrency,

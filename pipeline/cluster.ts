@@ -6,7 +6,8 @@
  *
  * Clustering guards against chaining. Plain connected components let one borderline pair glue two stories
  * together (A1-A2-A3 ~ B1-B2-B3 through a single A3~B1 edge). Here verified pairs are taken strongest first,
- * and two groups merge only if the pairs between them are similar on average (see groupSimilarity).
+ * and two groups merge only if every article of the smaller group has a verified pair with some article of
+ * the larger one (see Linkage): a story joins another only when each of its articles is itself a match.
  */
 import { createHash } from 'node:crypto';
 import invariant from 'tiny-invariant';
@@ -17,6 +18,16 @@ import { estimateJaccard } from './signature.js';
 export const SIMILARITY_MEASURES = ['jaccard', 'containment', 'mean'] as const;
 export type SimilarityMeasure = (typeof SIMILARITY_MEASURES)[number];
 
+/**
+ * When two groups joined by a verified pair merge:
+ * - every-member: each article of the smaller group has a verified pair with an article of the larger one.
+ *   One bridge pair cannot glue two stories, and no extra parameter is needed: the bar is the threshold.
+ * - average: the mean similarity over the pairs between them is at least groupSimilarity x threshold.
+ * - single: always (connected components of the verified pairs).
+ */
+export const LINKAGES = ['every-member', 'average', 'single'] as const;
+export type Linkage = (typeof LINKAGES)[number];
+
 export interface ClusterOptions {
   /** A pair is verified when its similarity (below) is at least this. */
   threshold: number;
@@ -25,10 +36,10 @@ export interface ClusterOptions {
    * which forgives an added background paragraph without letting a short text match anything.
    */
   measure: SimilarityMeasure;
+  linkage: Linkage;
   /**
-   * Two groups merge only when the mean similarity over the article pairs between them is at least this
-   * fraction of the threshold (average link at a lower bar): rewrites of one story resemble each other
-   * throughout, two stories joined by one borderline pair do not. 0 gives plain connected components.
+   * With average linkage, two groups merge only when the mean similarity over the article pairs between them is at least this
+   * fraction of the threshold (average link at a lower bar).
    */
   groupSimilarity: number;
 }
@@ -91,7 +102,7 @@ export function clusterVerified(keys: ArticleKeys, features: FeatureSets, pairs:
     rangeSimilarity(values, weights, offsets[i], offsets[i + 1], values, weights, offsets[j], offsets[j + 1], exact);
     return measureOf(options.measure, exact[0], exact[1]);
   };
-  const root = linkGroups(keys, pairs, n, options.groupSimilarity * options.threshold, similarityOf);
+  const root = linkGroups(keys, pairs, n, options, similarityOf);
   return describeClusters(keys, pairs, root);
 }
 
@@ -204,13 +215,19 @@ export function compareFounders(keys: ArticleKeys, i: number, j: number): number
 }
 
 /**
- * Union of verified pairs, strongest first, with the average-link guard. Returns each article's group root.
- * For large groups the guard looks at their first MAX_GUARD_MEMBERS members only, which bounds the cost of
- * one merge while still seeing a story's core.
+ * Union of verified pairs, strongest first, with the linkage rule. Returns each article's group root.
+ * For large groups the average-link guard looks at their first MAX_GUARD_MEMBERS members only, which bounds
+ * the cost of one merge while still seeing a story's core.
  * Ties in similarity are broken by article ids, not input positions, so the grouping does not depend on
  * the order the files were listed in.
  */
-function linkGroups(keys: ArticleKeys, pairs: VerifiedPairs, n: number, minMeanSimilarity: number, similarityOf: (i: number, j: number) => number): Uint32Array {
+function linkGroups(
+  keys: ArticleKeys,
+  pairs: VerifiedPairs,
+  n: number,
+  options: Pick<ClusterOptions, 'linkage' | 'groupSimilarity' | 'threshold'>,
+  similarityOf: (i: number, j: number) => number,
+): Uint32Array {
   const count = pairs.a.length;
   // Rank of each article's id in string order, so ties compare two integers instead of two strings.
   const byId = Array.from({ length: n }, (_, i) => i).sort((i, j) => (keys.ids[i] < keys.ids[j] ? -1 : keys.ids[i] > keys.ids[j] ? 1 : 0));
@@ -247,11 +264,43 @@ function linkGroups(keys: ArticleKeys, pairs: VerifiedPairs, n: number, minMeanS
     return list;
   };
 
+  const minMeanSimilarity = options.linkage === 'average' ? options.groupSimilarity * options.threshold : 0;
+  const neighbours = options.linkage === 'every-member' ? adjacency(pairs, n) : undefined;
+  /**
+   * Whether each member of group `small` matches a member of group `large`: a verified pair, or else an exact
+   * check against the larger group's first members, since LSH misses a few pairs near the threshold.
+   */
+  const everyMemberLinked = (small: number, large: number): boolean => {
+    const { start, other } = neighbours!;
+    let core: number[] | undefined;
+    for (let i = head[small]; i !== NONE; i = next[i]) {
+      let linked = false;
+      for (let e = start[i]; e < start[i + 1] && !linked; e++) linked = find(other[e]) === large;
+      if (!linked) {
+        core ??= firstMembers(large);
+        for (const j of core) if (similarityOf(i, j) >= options.threshold) linked = true;
+      }
+      if (!linked) return false;
+    }
+    return true;
+  };
+  // A refused merge stays refused until one of the two groups grows: `grown[root]` counts its merges.
+  const grown = new Uint32Array(n);
+  const refused = new Set<string>();
+
   for (const p of order) {
     const ra = find(pairs.a[p]);
     const rb = find(pairs.b[p]);
     if (ra === rb) continue;
-    if (minMeanSimilarity > 0 && size[ra] * size[rb] > 1) {
+    if (neighbours && size[ra] * size[rb] > 1) {
+      const [large, small] = size[ra] >= size[rb] ? [ra, rb] : [rb, ra];
+      const key = `${large}.${grown[large]}:${small}.${grown[small]}`;
+      if (refused.has(key)) continue;
+      if (!everyMemberLinked(small, large)) {
+        refused.add(key);
+        continue;
+      }
+    } else if (minMeanSimilarity > 0 && size[ra] * size[rb] > 1) {
       let sum = 0;
       let compared = 0;
       const groupB = firstMembers(rb);
@@ -266,6 +315,7 @@ function linkGroups(keys: ArticleKeys, pairs: VerifiedPairs, n: number, minMeanS
     // Attach the smaller group under the larger one's root; its members follow the larger group's.
     const [keep, drop] = size[ra] >= size[rb] ? [ra, rb] : [rb, ra];
     parent[drop] = keep;
+    grown[keep]++;
     next[tail[keep]] = head[drop];
     tail[keep] = tail[drop];
     size[keep] += size[drop];
@@ -273,6 +323,23 @@ function linkGroups(keys: ArticleKeys, pairs: VerifiedPairs, n: number, minMeanS
   const root = new Uint32Array(n);
   for (let i = 0; i < n; i++) root[i] = find(i);
   return root;
+}
+
+/** Each article's verified partners, both directions, as compressed rows: other[start[i] .. start[i + 1]). */
+function adjacency(pairs: VerifiedPairs, n: number): { start: Uint32Array; other: Uint32Array } {
+  const start = new Uint32Array(n + 1);
+  for (let p = 0; p < pairs.a.length; p++) {
+    start[pairs.a[p] + 1]++;
+    start[pairs.b[p] + 1]++;
+  }
+  for (let i = 0; i < n; i++) start[i + 1] += start[i];
+  const fill = start.slice(0, n);
+  const other = new Uint32Array(2 * pairs.a.length);
+  for (let p = 0; p < pairs.a.length; p++) {
+    other[fill[pairs.a[p]]++] = pairs.b[p];
+    other[fill[pairs.b[p]]++] = pairs.a[p];
+  }
+  return { start, other };
 }
 
 /** Members of each group the chaining guard compares (in input order), so a merge costs at most 16 x 16 checks. */

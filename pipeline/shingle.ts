@@ -19,8 +19,8 @@ export interface ShingleOptions {
 }
 
 export const DEFAULT_SHINGLE_OPTIONS: ShingleOptions = {
-  wordNgrams: [1],
-  charNgram: 0,
+  wordNgrams: [],
+  charNgram: 5,
   stopwords: 'all',
   minWordLength: 2,
 };

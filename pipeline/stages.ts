@@ -299,15 +299,16 @@ interface ClusterMeta {
 /** Candidate pairs per verification task. */
 const VERIFY_CHUNK = 100_000;
 
-export function clusterStage(out: string, options: Pick<PipelineOptions, 'threshold' | 'measure' | 'groupSimilarity' | 'workers'>): Promise<StageStats> {
-  return timed(out, 'cluster', { threshold: options.threshold, measure: options.measure, groupSimilarity: options.groupSimilarity }, async () => {
+export function clusterStage(out: string, options: Pick<PipelineOptions, 'threshold' | 'measure' | 'linkage' | 'groupSimilarity' | 'workers'>): Promise<StageStats> {
+  const { threshold, measure, linkage, groupSimilarity } = options;
+  return timed(out, 'cluster', { threshold, measure, linkage, ...(linkage === 'average' ? { groupSimilarity } : {}) }, async () => {
     const [{ keys, sets }, { signatures, meta: signatureMeta }, candidates] = await Promise.all([
       loadShingles(out, true),
       loadSignatures(out, true),
       readArtifact<CandidateMeta>(workPath(out, 'candidates.bin'), 'candidates', 'candidates'),
     ]);
     invariant(keys.ids.length === signatureMeta.articles, 'signatures and shingles describe the same articles');
-    const clusterOptions: ClusterOptions = { threshold: options.threshold, measure: options.measure, groupSimilarity: options.groupSimilarity };
+    const clusterOptions: ClusterOptions = { threshold, measure, linkage, groupSimilarity };
     // Verification is the costly part: chunks of candidates go to the workers; chunk order keeps the result
     // independent of the number of workers.
     const allCandidates = candidates.arrays.pairs as Uint32Array;

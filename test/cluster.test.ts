@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type ArticleKeys, clusterArticles, clusterIdFor } from '../pipeline/cluster.js';
+import { type ArticleKeys, type Linkage, clusterArticles, clusterIdFor } from '../pipeline/cluster.js';
 import { FeatureSetsBuilder } from '../pipeline/feature-sets.js';
 import { createEngine } from '../pipeline/signature.js';
 
 /** Builds articles from explicit feature lists and clusters every pair (no LSH: all pairs are candidates). */
-function clusterSets(ids: string[], sets: number[][], published: (string | undefined)[], groupSimilarity: number) {
+function clusterSets(ids: string[], sets: number[][], published: (string | undefined)[], linkage: Linkage = 'every-member') {
   const builder = new FeatureSetsBuilder();
   for (const s of sets) builder.add(Uint32Array.from(new Set(s)).sort());
   const features = builder.build((sets) => new Float32Array(sets.values.length).fill(1));
@@ -16,7 +16,7 @@ function clusterSets(ids: string[], sets: number[][], published: (string | undef
   const all: number[] = [];
   for (let i = 0; i < ids.length; i++) for (let j = i + 1; j < ids.length; j++) all.push(i, j);
   const keys: ArticleKeys = { ids, publishedMs: Float64Array.from(published, (p) => (p === undefined ? NaN : Date.parse(p))) };
-  return clusterArticles(keys, features, signatures, k, Uint32Array.from(all), { threshold: 0.3, measure: 'jaccard', groupSimilarity });
+  return clusterArticles(keys, features, signatures, k, Uint32Array.from(all), { threshold: 0.3, measure: 'jaccard', linkage, groupSimilarity: 0.5 });
 }
 
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
@@ -43,17 +43,41 @@ function groups(ids: string[], result: ReturnType<typeof clusterSets>): string[]
 test('one weak link does not chain two stories together; single link does', () => {
   const { ids, sets } = twoStories();
   const none: (string | undefined)[] = ids.map(() => undefined);
-  assert.deepEqual(groups(ids, clusterSets(ids, sets, none, 0.5)), [
+  const apart = [
     ['a1', 'a2', 'a3'],
     ['b1', 'b2', 'b3'],
+  ];
+  assert.deepEqual(groups(ids, clusterSets(ids, sets, none, 'every-member')), apart);
+  assert.deepEqual(groups(ids, clusterSets(ids, sets, none, 'average')), apart);
+  assert.deepEqual(groups(ids, clusterSets(ids, sets, none, 'single')), [['a1', 'a2', 'a3', 'b1', 'b2', 'b3']]);
+});
+
+test('every-member linkage: a group joins another only when each of its articles matches it', () => {
+  // A core story (c1, c2) and a rewrite pair (x1, x2) whose articles each match the core (Jaccard about
+  // 0.36 >= 0.3): one story. y1 matches the core too, but its close partner y2 (Jaccard 0.44 with y1, found
+  // first) shares nothing with it: y2 tells another story, and y1 cannot carry it in.
+  const ids = ['c1', 'c2', 'x1', 'x2', 'y1', 'y2'];
+  const sets = [
+    range(1, 40),
+    range(2, 41),
+    [...range(1, 21), ...range(200, 215)],
+    [...range(1, 21), ...range(200, 216)],
+    [...range(1, 21), ...range(300, 320)],
+    [...range(300, 320), ...range(400, 405)],
+  ];
+  const none = ids.map(() => undefined);
+  assert.deepEqual(groups(ids, clusterSets(ids, sets, none, 'every-member')), [
+    ['c1', 'c2', 'x1', 'x2'],
+    ['y1', 'y2'],
   ]);
-  assert.deepEqual(groups(ids, clusterSets(ids, sets, none, 0)), [['a1', 'a2', 'a3', 'b1', 'b2', 'b3']]);
+  // The average-link guard lets the pair in: y1 alone lifts the mean over the bar.
+  assert.deepEqual(groups(ids, clusterSets(ids, sets, none, 'average')), [ids.slice().sort()]);
 });
 
 test('the founder is the earliest published article, then the smallest id; the cluster id derives from it', () => {
   const { ids, sets } = twoStories();
   const published = ['2024-08-27T10:00:00Z', '2024-08-27T09:00:00Z', undefined, undefined, undefined, undefined];
-  const result = clusterSets(ids, sets, published, 0.5);
+  const result = clusterSets(ids, sets, published);
   const founders = result.clusters.map((c) => ids[c.founder]).sort();
   assert.deepEqual(founders, ['a2', 'b1']);
   const a = result.clusters.find((c) => ids[c.founder] === 'a2')!;
@@ -64,13 +88,12 @@ test('the founder is the earliest published article, then the smallest id; the c
 test('clusters and ids do not depend on the order articles arrive in', () => {
   const { ids, sets } = twoStories();
   const none = ids.map(() => undefined);
-  const forward = clusterSets(ids, sets, none, 0.5);
+  const forward = clusterSets(ids, sets, none);
   const order = [4, 2, 0, 5, 1, 3];
   const shuffled = clusterSets(
     order.map((i) => ids[i]),
     order.map((i) => sets[i]),
     none,
-    0.5,
   );
   const byId = (result: typeof forward, names: string[]) =>
     Object.fromEntries(names.map((id, i) => [id, result.clusters[result.clusterOf[i]].id]));
@@ -81,7 +104,7 @@ test('clusters and ids do not depend on the order articles arrive in', () => {
 
 test('every article is in exactly one cluster and its nearest neighbour is in the same cluster', () => {
   const { ids, sets } = twoStories();
-  const result = clusterSets(ids, sets, ids.map(() => undefined), 0.5);
+  const result = clusterSets(ids, sets, ids.map(() => undefined));
   const seen = result.clusters.flatMap((c) => c.members).sort();
   assert.deepEqual(seen, range(0, ids.length));
   for (let i = 0; i < ids.length; i++) {

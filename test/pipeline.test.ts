@@ -87,6 +87,8 @@ test('CSV cells with quotes, commas and line breaks survive a round trip', async
   const lines = [
     { id: 'a,1', title: 'He said "no", then\nleft', text: body },
     { id: 'b"2', title: '=SUM(A1)', text: body },
+    // A third, unrelated article: IDF needs words that not every article of the batch has.
+    { id: 'c3', title: 'Weather', text: 'Sunny skies and light winds are forecast for the weekend across the region.\n' },
   ];
   await writeFile(join(dir, 'feed.jsonl'), lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
   await runPipeline([dir], out, DEFAULT_OPTIONS);
@@ -95,7 +97,7 @@ test('CSV cells with quotes, commas and line breaks survive a round trip', async
   assert.equal(clusters[0].representative_title, 'He said "no", then\nleft');
   assert.deepEqual(clusters[0].member_ids.split(' '), ['a,1', 'b"2']);
   const documents = await readCsv(join(out, 'documents.csv'));
-  assert.deepEqual(documents.map((d) => d.doc_id), ['a,1', 'b"2']);
+  assert.deepEqual(documents.map((d) => d.doc_id), ['a,1', 'b"2', 'c3']);
 });
 
 test('outputs are byte-identical whatever the number of worker threads', async () => {
