@@ -7,7 +7,7 @@ import { realpathSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { LINKAGES, type Linkage, SIMILARITY_MEASURES, type SimilarityMeasure } from './cluster.js';
+import { LINKAGES, type Linkage, MIN_FACTS, SIMILARITY_MEASURES, type SimilarityMeasure } from './cluster.js';
 import { InputError, UsageError } from './errors.js';
 import { formatScores } from './evaluate.js';
 import { evaluateDataset } from './evaluate-dataset.js';
@@ -37,6 +37,8 @@ const OPTION_HELP: Record<string, [string, string]> = {
   'word-ngrams': ['LIST', `word n-gram sizes over content words, e.g. 1 or 1,2 (default: ${D.shingles.wordNgrams.join(',')})`],
   'char-ngram': ['N', `character n-grams of size N over content words; 0 = none (default: ${D.shingles.charNgram})`],
   stopwords: ['LANGS', `stopword languages skipped before shingling: all | none | en,ru,... (default: ${D.shingles.stopwords})`],
+  facts: ['on|off', `also take each article's numbers and capitalised names as facts, compared apart from the wording (default: ${D.shingles.facts ? 'on' : 'off'})`],
+  'fact-agreement': ['F', `reject a pair whose articles both have ${MIN_FACTS}+ facts when their facts' weighted Jaccard is below F; 0 = never (default: ${D.factAgreement})`],
   'min-word-length': ['N', `skip words shorter than N letters; numbers are always kept (default: ${D.shingles.minWordLength})`],
   weighting: ['W', `feature weights over the batch: idf-plus-one = ln((N + 1)/df), smooth-idf = ln(1 + N/df), idf = ln(N/df), none (default: ${D.weighting})`],
   engine: ['NAME', `signature engine: sketch (fast similarity sketching) | oph (one permutation, densified) | minhash (the npm package, slow) (default: ${D.engine})`],
@@ -51,10 +53,10 @@ const OPTION_HELP: Record<string, [string, string]> = {
 
 const STAGE_OPTIONS: Record<string, string[]> = {
   read: ['concurrency'],
-  shingle: ['word-ngrams', 'char-ngram', 'stopwords', 'min-word-length', 'weighting', 'workers'],
+  shingle: ['word-ngrams', 'char-ngram', 'stopwords', 'min-word-length', 'facts', 'weighting', 'workers'],
   sign: ['engine', 'k', 'seed', 'signature-max-df', 'workers'],
   candidates: ['lsh-threshold', 'max-bucket-size'],
-  cluster: ['threshold', 'measure', 'linkage', 'group-similarity', 'workers'],
+  cluster: ['threshold', 'measure', 'fact-agreement', 'linkage', 'group-similarity', 'workers'],
   report: [],
 };
 const ALL_PIPELINE_OPTIONS = [...new Set(Object.values(STAGE_OPTIONS).flat())];
@@ -159,6 +161,11 @@ function parseNumber(flag: string, value: string | undefined, check: (x: number)
   return x;
 }
 
+function parseSwitch(flag: string, value: string): boolean {
+  if (value === 'on' || value === 'off') return value === 'on';
+  throw new UsageError(`--${flag} ${value}: expected on or off`);
+}
+
 const isFraction = (x: number) => x > 0 && x < 1;
 const isWhole = (min: number) => (x: number) => Number.isInteger(x) && x >= min;
 
@@ -189,6 +196,7 @@ export function optionsFrom(values: Record<string, string | boolean | undefined>
     charNgram: parseNumber('char-ngram', get('char-ngram'), isWhole(0), 'a whole number >= 0') ?? D.shingles.charNgram,
     stopwords: get('stopwords') ?? D.shingles.stopwords,
     minWordLength: parseNumber('min-word-length', get('min-word-length'), isWhole(1), 'a whole number >= 1') ?? D.shingles.minWordLength,
+    facts: get('facts') === undefined ? D.shingles.facts : parseSwitch('facts', get('facts')!),
   };
   if (shingles.wordNgrams.length === 0 && shingles.charNgram === 0) throw new UsageError('--word-ngrams and --char-ngram are both off: no shingles to compare');
   return {
@@ -203,6 +211,7 @@ export function optionsFrom(values: Record<string, string | boolean | undefined>
     lshThreshold: parseNumber('lsh-threshold', get('lsh-threshold'), isFraction, 'a number in (0, 1)') ?? lshThresholdFor(threshold ?? D.threshold),
     maxBucketSize: parseNumber('max-bucket-size', get('max-bucket-size'), isWhole(2), 'a whole number >= 2') ?? D.maxBucketSize,
     linkage: (linkage as Linkage | undefined) ?? D.linkage,
+    factAgreement: parseNumber('fact-agreement', get('fact-agreement'), (x) => x >= 0 && x <= 1, 'a number in [0, 1]') ?? D.factAgreement,
     groupSimilarity: parseNumber('group-similarity', get('group-similarity'), (x) => x >= 0 && x <= 1, 'a number in [0, 1]') ?? D.groupSimilarity,
     workers: parseNumber('workers', get('workers'), (x) => isWhole(0)(x) && x <= 256, 'a whole number in 0..256') ?? D.workers,
     readConcurrency: parseNumber('concurrency', get('concurrency'), (x) => isWhole(1)(x) && x <= 1024, 'a whole number in 1..1024') ?? D.readConcurrency,

@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import invariant from 'tiny-invariant';
 import { type FeatureSets } from './feature-sets.js';
-import { rangeSimilarity } from './similarity.js';
+import { CONTAINMENT, FACTS_A, FACTS_B, FACT_JACCARD, JACCARD, SIMILARITY_SLOTS, rangeSimilarity } from './similarity.js';
 import { estimateJaccard } from './signature.js';
 
 export const SIMILARITY_MEASURES = ['jaccard', 'containment', 'mean'] as const;
@@ -36,6 +36,12 @@ export interface ClusterOptions {
    * which forgives an added background paragraph without letting a short text match anything.
    */
   measure: SimilarityMeasure;
+  /**
+   * A pair whose articles both have at least MIN_FACTS facts (numbers, names: facts.ts) is rejected when the
+   * weighted Jaccard of their facts is below this, however alike their wording: the same template around
+   * other names and figures is another story. 0 never rejects.
+   */
+  factAgreement: number;
   linkage: Linkage;
   /**
    * With average linkage, two groups merge only when the mean similarity over the article pairs between them is at least this
@@ -57,6 +63,8 @@ export interface VerifiedPairs {
   estimated: Float32Array;
   jaccard: Float32Array;
   containment: Float32Array;
+  /** Weighted Jaccard of the two articles' facts. */
+  factJaccard: Float32Array;
   similarity: Float32Array;
   /** 1 when the clustering put a and b in the same cluster. */
   clustered: Uint8Array;
@@ -97,10 +105,10 @@ export function clusterArticles(
 export function clusterVerified(keys: ArticleKeys, features: FeatureSets, pairs: VerifiedPairs, options: ClusterOptions): Clustering {
   const n = keys.ids.length;
   const { offsets, values, weights } = features;
-  const exact = new Float64Array(3);
+  const exact = new Float64Array(SIMILARITY_SLOTS);
   const similarityOf = (i: number, j: number) => {
     rangeSimilarity(values, weights, offsets[i], offsets[i + 1], values, weights, offsets[j], offsets[j + 1], exact);
-    return measureOf(options.measure, exact[0], exact[1]);
+    return factsDisagree(exact, options.factAgreement) ? 0 : measureOf(options.measure, exact[JACCARD], exact[CONTAINMENT]);
   };
   const root = linkGroups(keys, pairs, n, options, similarityOf);
   return describeClusters(keys, pairs, root);
@@ -114,7 +122,7 @@ export function verifyPairs(
   signatures: Uint32Array,
   k: number,
   candidates: Uint32Array,
-  options: Pick<ClusterOptions, 'threshold' | 'measure'>,
+  options: Pick<ClusterOptions, 'threshold' | 'measure' | 'factAgreement'>,
   /** Each article's total feature weight (see `totalWeights`), for the length filter; optional. */
   totals?: Float64Array<ArrayBufferLike>,
 ): VerifiedPairs {
@@ -124,13 +132,14 @@ export function verifyPairs(
   const estimated = new Float32Array(count);
   const jaccard = new Float32Array(count);
   const containment = new Float32Array(count);
+  const factJaccard = new Float32Array(count);
   const similarity = new Float32Array(count);
   // Only the Jaccard measure can be screened by the Jaccard estimate: containment can be high while
   // Jaccard is low (a short abridged copy of a long article).
   const t = options.threshold;
   const screen = options.measure === 'jaccard' ? t - SCREEN_STANDARD_ERRORS * Math.sqrt((t * (1 - t)) / k) : -1;
   const { offsets, values, weights } = features;
-  const exact = new Float64Array(3);
+  const exact = new Float64Array(SIMILARITY_SLOTS);
   let verified = 0;
   for (let p = 0; p < count; p++) {
     const i = candidates[2 * p];
@@ -143,13 +152,14 @@ export function verifyPairs(
     const estimate = estimateJaccard(signatures, k, i, j);
     if (estimate < screen) continue;
     rangeSimilarity(values, weights, offsets[i], offsets[i + 1], values, weights, offsets[j], offsets[j + 1], exact);
-    const score = measureOf(options.measure, exact[0], exact[1]);
-    if (score < t) continue;
+    const score = measureOf(options.measure, exact[JACCARD], exact[CONTAINMENT]);
+    if (score < t || factsDisagree(exact, options.factAgreement)) continue;
     a[verified] = i;
     b[verified] = j;
     estimated[verified] = estimate;
-    jaccard[verified] = exact[0];
-    containment[verified] = exact[1];
+    jaccard[verified] = exact[JACCARD];
+    containment[verified] = exact[CONTAINMENT];
+    factJaccard[verified] = exact[FACT_JACCARD];
     similarity[verified] = score;
     verified++;
   }
@@ -159,6 +169,7 @@ export function verifyPairs(
     estimated: estimated.slice(0, verified),
     jaccard: jaccard.slice(0, verified),
     containment: containment.slice(0, verified),
+    factJaccard: factJaccard.slice(0, verified),
     similarity: similarity.slice(0, verified),
     clustered: new Uint8Array(verified),
   };
@@ -191,9 +202,19 @@ export function concatPairs(parts: VerifiedPairs[]): VerifiedPairs {
     estimated: join((p) => p.estimated, Float32Array),
     jaccard: join((p) => p.jaccard, Float32Array),
     containment: join((p) => p.containment, Float32Array),
+    factJaccard: join((p) => p.factJaccard, Float32Array),
     similarity: join((p) => p.similarity, Float32Array),
     clustered: join((p) => p.clustered, Uint8Array),
   };
+}
+
+/** Facts each article of a pair needs before their disagreement can reject it: a pair of short items with a
+ * date or two between them says too little. */
+export const MIN_FACTS = 3;
+
+/** Whether the `rangeSimilarity` result `exact` shows two articles with enough facts that share too few. */
+export function factsDisagree(exact: Float64Array, factAgreement: number): boolean {
+  return factAgreement > 0 && exact[FACTS_A] >= MIN_FACTS && exact[FACTS_B] >= MIN_FACTS && exact[FACT_JACCARD] < factAgreement;
 }
 
 export function measureOf(measure: SimilarityMeasure, jaccard: number, containment: number): number {

@@ -29,6 +29,8 @@ export interface PipelineOptions {
   lshThreshold: number;
   /** Bucket size past which LSH stops emitting all pairs (see candidates.ts). */
   maxBucketSize: number;
+  /** A pair whose articles both have MIN_FACTS facts is rejected when their facts' Jaccard is below this. */
+  factAgreement: number;
   /** How verified pairs join groups of articles into clusters (see cluster.ts). */
   linkage: Linkage;
   /** With average linkage: the mean similarity two groups need, as a fraction of the threshold. */
@@ -63,6 +65,7 @@ export const DEFAULT_OPTIONS: PipelineOptions = {
   measure: 'jaccard',
   lshThreshold: lshThresholdFor(DEFAULT_THRESHOLD),
   maxBucketSize: 1000,
+  factAgreement: 0.13,
   linkage: 'every-member',
   groupSimilarity: 0.5,
   readConcurrency: 16,

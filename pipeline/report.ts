@@ -113,11 +113,12 @@ export async function writeReports(
       fixed(pairs.similarity[p]),
       fixed(pairs.jaccard[p]),
       fixed(pairs.containment[p]),
+      fixed(pairs.factJaccard[p]),
       fixed(pairs.estimated[p]),
       pairs.clustered[p],
     ]);
   }
-  await writeCsv(join(out, 'pairs.csv'), ['doc_a', 'doc_b', 'similarity', 'jaccard', 'containment', 'estimated_jaccard', 'same_cluster'], pairRows);
+  await writeCsv(join(out, 'pairs.csv'), ['doc_a', 'doc_b', 'similarity', 'jaccard', 'containment', 'fact_jaccard', 'estimated_jaccard', 'same_cluster'], pairRows);
 
   return {
     documents: n,

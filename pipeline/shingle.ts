@@ -4,6 +4,7 @@
  */
 import { createRequire } from 'node:module';
 import invariant from 'tiny-invariant';
+import { asWording, factHashes } from './facts.js';
 import { FNV_OFFSET, combine32, hashString, hashUnit, mix32 } from './hash.js';
 import { HashSet32 } from './hash-set.js';
 
@@ -16,6 +17,8 @@ export interface ShingleOptions {
   stopwords: string;
   /** Letter tokens shorter than this are skipped (numbers never are: they carry the story). */
   minWordLength: number;
+  /** Add the article's facts (numbers, capitalised names; see facts.ts) as features of their own. */
+  facts: boolean;
 }
 
 export const DEFAULT_SHINGLE_OPTIONS: ShingleOptions = {
@@ -23,6 +26,7 @@ export const DEFAULT_SHINGLE_OPTIONS: ShingleOptions = {
   charNgram: 5,
   stopwords: 'all',
   minWordLength: 2,
+  facts: true,
 };
 
 // Token characters: Unicode letters, marks and numbers, in every script. Looked up in a table built once,
@@ -93,14 +97,22 @@ export class Shingler {
   }
 
   /**
-   * The sorted, distinct feature hashes of `text` (already normalized). The returned array is a fresh copy
+   * The sorted, distinct feature hashes of `text` (already normalized), with the facts of `rawText` (the
+   * same article before normalization) when the options ask for them. The returned array is a fresh copy
    * the caller may keep.
    */
-  shingle(text: string): Uint32Array {
+  shingle(text: string, rawText?: string): Uint32Array {
     const count = this.tokenize(text);
     let n = 0;
     for (const size of this.options.wordNgrams) n = this.addWordNgrams(count, size, n);
     if (this.options.charNgram > 0) n = this.addCharNgrams(text, count, this.options.charNgram, n);
+    for (let f = 0; f < n; f++) this.features[f] = asWording(this.features[f]);
+    if (this.options.facts && rawText !== undefined) {
+      for (const fact of factHashes(rawText)) {
+        if (n === this.features.length) this.growFeatures();
+        this.features[n++] = fact;
+      }
+    }
     const features = this.features.subarray(0, n).sort();
     let unique = 0;
     for (let i = 0; i < n; i++) {

@@ -299,16 +299,19 @@ interface ClusterMeta {
 /** Candidate pairs per verification task. */
 const VERIFY_CHUNK = 100_000;
 
-export function clusterStage(out: string, options: Pick<PipelineOptions, 'threshold' | 'measure' | 'linkage' | 'groupSimilarity' | 'workers'>): Promise<StageStats> {
-  const { threshold, measure, linkage, groupSimilarity } = options;
-  return timed(out, 'cluster', { threshold, measure, linkage, ...(linkage === 'average' ? { groupSimilarity } : {}) }, async () => {
+export function clusterStage(
+  out: string,
+  options: Pick<PipelineOptions, 'threshold' | 'measure' | 'factAgreement' | 'linkage' | 'groupSimilarity' | 'workers'>,
+): Promise<StageStats> {
+  const { threshold, measure, factAgreement, linkage, groupSimilarity } = options;
+  return timed(out, 'cluster', { threshold, measure, factAgreement, linkage, ...(linkage === 'average' ? { groupSimilarity } : {}) }, async () => {
     const [{ keys, sets }, { signatures, meta: signatureMeta }, candidates] = await Promise.all([
       loadShingles(out, true),
       loadSignatures(out, true),
       readArtifact<CandidateMeta>(workPath(out, 'candidates.bin'), 'candidates', 'candidates'),
     ]);
     invariant(keys.ids.length === signatureMeta.articles, 'signatures and shingles describe the same articles');
-    const clusterOptions: ClusterOptions = { threshold, measure, linkage, groupSimilarity };
+    const clusterOptions: ClusterOptions = { threshold, measure, factAgreement, linkage, groupSimilarity };
     // Verification is the costly part: chunks of candidates go to the workers; chunk order keeps the result
     // independent of the number of workers.
     const allCandidates = candidates.arrays.pairs as Uint32Array;
@@ -342,6 +345,7 @@ export function clusterStage(out: string, options: Pick<PipelineOptions, 'thresh
       pairEstimated: pairs.estimated,
       pairJaccard: pairs.jaccard,
       pairContainment: pairs.containment,
+      pairFactJaccard: pairs.factJaccard,
       pairSimilarity: pairs.similarity,
       pairClustered: pairs.clustered,
     });
@@ -387,6 +391,7 @@ export async function loadClustering(out: string): Promise<LoadedClustering> {
       estimated: arrays.pairEstimated as Float32Array,
       jaccard: arrays.pairJaccard as Float32Array,
       containment: arrays.pairContainment as Float32Array,
+      factJaccard: arrays.pairFactJaccard as Float32Array,
       similarity: arrays.pairSimilarity as Float32Array,
       clustered: arrays.pairClustered as Uint8Array,
     },

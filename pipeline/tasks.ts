@@ -52,7 +52,7 @@ export interface VerifyTask {
   candidates: Uint32Array;
   /** Each article's total feature weight, shared memory too. */
   totals: Float64Array<ArrayBufferLike>;
-  options: Pick<ClusterOptions, 'threshold' | 'measure'>;
+  options: Pick<ClusterOptions, 'threshold' | 'measure' | 'factAgreement'>;
 }
 
 export interface VerifyResult {
@@ -109,7 +109,7 @@ function shingleBatch({ options, lines }: ShingleTask): ShingleResult {
     const article = JSON.parse(line) as StoredLine;
     const cleaned = cleanArticle(article.title, article.text);
     noiseLinesDropped += cleaned.droppedLines;
-    const features = shingler!.value.shingle(cleaned.title === '' ? cleaned.body : `${cleaned.title}\n${cleaned.body}`);
+    const features = shingler!.value.shingle(cleaned.title === '' ? cleaned.body : `${cleaned.title}\n${cleaned.body}`, `${article.title}\n${article.text}`);
     ids.push(article.id);
     publishedMs[i] = article.published_at === undefined ? NaN : Date.parse(article.published_at);
     counts[i] = features.length;

@@ -8,6 +8,7 @@
  * ln(1 + N / df) never reaches zero; see docs/similarity.md for both measured.
  */
 import invariant from 'tiny-invariant';
+import { isFact } from './facts.js';
 import { mix32 } from './hash.js';
 import { type FeatureSets } from './feature-sets.js';
 
@@ -108,15 +109,17 @@ export function featureWeights(sets: Omit<FeatureSets, 'weights'>, weighting: We
 export const WEIGHT_QUANTUM = 0.5;
 
 /**
- * The weights signatures use: those of `sets`, except that features found in more than `maxDf` articles
- * weigh nothing. Such a feature cannot single out one story, and left in the signature it makes every pair
- * of articles sharing it a candidate, a number that grows with the square of the batch. The exact check
- * still counts it. 0 keeps every feature.
+ * The weights signatures use: those of `sets`, except that facts (facts.ts) and features found in more than
+ * `maxDf` articles weigh nothing. Signatures estimate the Jaccard similarity of the wording, which is what
+ * LSH and the screen before the exact check are tuned for; facts are compared in the exact check only. A
+ * feature in many articles cannot single out one story, and left in the signature it makes every pair of
+ * articles sharing it a candidate, a number that grows with the square of the batch. 0 keeps every feature.
  */
 export function signatureWeights(sets: FeatureSets, maxDf: number): Float32Array {
-  if (maxDf <= 0) return sets.weights;
-  const frequencies = countDocumentFrequencies(sets);
   const weights = sets.weights.slice();
+  for (let p = 0; p < weights.length; p++) if (isFact(sets.values[p])) weights[p] = 0;
+  if (maxDf <= 0) return weights;
+  const frequencies = countDocumentFrequencies(sets);
   for (let p = 0; p < weights.length; p++) if (frequencies.count(sets.values[p]) > maxDf) weights[p] = 0;
   return weights;
 }

@@ -16,7 +16,7 @@ function clusterSets(ids: string[], sets: number[][], published: (string | undef
   const all: number[] = [];
   for (let i = 0; i < ids.length; i++) for (let j = i + 1; j < ids.length; j++) all.push(i, j);
   const keys: ArticleKeys = { ids, publishedMs: Float64Array.from(published, (p) => (p === undefined ? NaN : Date.parse(p))) };
-  return clusterArticles(keys, features, signatures, k, Uint32Array.from(all), { threshold: 0.3, measure: 'jaccard', linkage, groupSimilarity: 0.5 });
+  return clusterArticles(keys, features, signatures, k, Uint32Array.from(all), { threshold: 0.3, measure: 'jaccard', factAgreement: 0, linkage, groupSimilarity: 0.5 });
 }
 
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);

@@ -1,14 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { asWording, factHashes, isFact } from '../pipeline/facts.js';
 import { hashString } from '../pipeline/hash.js';
 import { cleanArticle, normalizeText } from '../pipeline/normalize.js';
 import { Shingler } from '../pipeline/shingle.js';
 import { setSimilarity } from '../pipeline/similarity.js';
 
 const words = (options: Partial<ConstructorParameters<typeof Shingler>[0]> = {}) =>
-  new Shingler({ wordNgrams: [1], charNgram: 0, stopwords: 'none', minWordLength: 1, ...options });
+  new Shingler({ wordNgrams: [1], charNgram: 0, stopwords: 'none', minWordLength: 1, facts: false, ...options });
 
-const hashes = (...tokens: string[]) => Uint32Array.from(new Set(tokens.map(hashString))).sort();
+const hashes = (...tokens: string[]) => Uint32Array.from(new Set(tokens.map((t) => asWording(hashString(t))))).sort();
 
 test('normalization folds width, case, quotes and dashes the same way in every script', () => {
   assert.equal(normalizeText('ＫＡＬＵＧＡ “Straße” – 40'), 'kaluga "strasse" - 40');
@@ -81,9 +82,26 @@ test('character n-grams run across word boundaries and cover a text shorter than
   assert.deepEqual(s.shingle('ab cd'), s.shingle('ab, cd!'));
 });
 
-test('exact Jaccard and containment of sorted sets', () => {
-  const a = Uint32Array.of(1, 2, 3, 4);
-  const b = Uint32Array.of(3, 4, 5);
-  assert.deepEqual(setSimilarity(a, b), { jaccard: 2 / 5, containment: 2 / 3, shared: 2 });
-  assert.deepEqual(setSimilarity(a, new Uint32Array(0)), { jaccard: 0, containment: 0, shared: 0 });
+test('exact Jaccard and containment of sorted sets; facts (odd hashes) are compared apart from the wording', () => {
+  const a = Uint32Array.of(1, 2, 3, 4, 6, 8);
+  const b = Uint32Array.of(3, 5, 6, 8, 10);
+  assert.deepEqual(setSimilarity(a, b), { jaccard: 2 / 5, containment: 2 / 3, shared: 2, factJaccard: 1 / 3, factsA: 2, factsB: 2 });
+  assert.deepEqual(setSimilarity(a, new Uint32Array(0)), { jaccard: 0, containment: 0, shared: 0, factJaccard: 0, factsA: 2, factsB: 0 });
+});
+
+test('facts are the numbers and capitalised names of the raw text, in a hash space of their own', () => {
+  const facts = factHashes('The Bank of Kaluga paid 1,250.5 rubles on 27 August; a bank said so.');
+  const expected = ['the', 'bank', 'kaluga', '1,250.5', '27', 'august'];
+  assert.equal(facts.length, expected.length); // "a", "bank" (lower case), "said", "so" are not facts
+  assert.ok(facts.every(isFact));
+  // Case does not matter once a word is a fact; a one-letter capital ("A") is not one.
+  assert.deepEqual(factHashes('KALUGA A'), factHashes('Kaluga'));
+  // Urdu has no letter case: only its numbers are facts, and NFKC folds full-width digits.
+  assert.deepEqual(factHashes('کراچی میں ４０ ڈرون'), factHashes('40'));
+  // The shingler adds them to the wording features only when asked, and never mixes the two spaces.
+  const text = 'Kaluga drones 40';
+  const withFacts = words({ facts: true }).shingle(text.toLowerCase(), text);
+  const wording = words().shingle(text.toLowerCase(), text);
+  assert.equal(withFacts.length, wording.length + 2);
+  assert.ok(wording.every((f) => !isFact(f)));
 });

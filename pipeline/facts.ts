@@ -1,0 +1,77 @@
+/**
+ * Facts: the numbers and capitalised names of an article, kept beside its wording features.
+ *
+ * Two articles can share most of their wording and still tell different stories: templated wire items
+ * ("... raises quarterly dividend to 35 cts, payable April 10, record March 20"), or an agency's stock
+ * paragraphs around other names and figures. A rewrite keeps the facts of its story; a different story of
+ * the same template does not. So each article also carries its facts as features of their own hash space,
+ * and verification compares them separately (see similarity.ts and cluster.ts).
+ *
+ * Facts are read from the text before case folding: a number (a run of digits), or a word of two letters or
+ * more that starts with an upper-case letter. Scripts without letter case (Urdu, Chinese) only have numbers as
+ * facts. A sentence-initial "The" counts as a name too; IDF weighs it to almost nothing.
+ */
+import { hashString, mix32 } from './hash.js';
+
+/** Fact hashes have their lowest bit set, wording features (shingle.ts) have it clear. */
+export const isFact = (feature: number): boolean => (feature & 1) === 1;
+export const asFact = (hash: number): number => (mix32(hash ^ 0x2545f491) | 1) >>> 0;
+export const asWording = (hash: number): number => (hash & ~1) >>> 0;
+
+const LETTER = /\p{L}/u;
+const UPPER = /\p{Lu}|\p{Lt}/u;
+const TOKEN = /[\p{L}\p{M}\p{N}]/u;
+const DIGIT = /\p{N}/u;
+
+// Character classes in one table: a regular expression per character would cost more than the rest of
+// fact extraction.
+const IS_TOKEN = 1;
+const IS_DIGIT = 2;
+const IS_UPPER = 4;
+const CLASS = (() => {
+  const table = new Uint8Array(65536);
+  for (let c = 0; c < 65536; c++) {
+    if (c >= 0xd800 && c <= 0xdfff) {
+      table[c] = IS_TOKEN;
+      continue;
+    }
+    const ch = String.fromCharCode(c);
+    if (DIGIT.test(ch)) table[c] = IS_TOKEN | IS_DIGIT;
+    else if (TOKEN.test(ch)) table[c] = IS_TOKEN | (LETTER.test(ch) && UPPER.test(ch) ? IS_UPPER : 0);
+  }
+  return table;
+})();
+
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/** The fact hashes of `text` (raw, not case folded), in order of appearance, repeats included. */
+export function factHashes(text: string): number[] {
+  if (NON_ASCII.test(text)) text = text.normalize('NFKC');
+  const facts: number[] = [];
+  const length = text.length;
+  let i = 0;
+  while (i < length) {
+    if ((CLASS[text.charCodeAt(i)] & IS_TOKEN) === 0) {
+      i++;
+      continue;
+    }
+    // A fact is a run of digits (a number) or of letters and marks (a word), never a mix: "2014ء" and
+    // "16ستمبر" (a number fused to an Urdu suffix or word) give the numbers 2014 and 16.
+    const start = i;
+    const digits = (CLASS[text.charCodeAt(i)] & IS_DIGIT) !== 0;
+    while (i < length) {
+      const cls = CLASS[text.charCodeAt(i)];
+      if (cls & IS_TOKEN && ((cls & IS_DIGIT) !== 0) === digits) {
+        i++;
+        continue;
+      }
+      // "1,000" and "3.5" are one number, as in the shingler.
+      const c = text.charCodeAt(i);
+      const joinsDigits = digits && (c === 44 || c === 46) && i + 1 < length && CLASS[text.charCodeAt(i + 1)] & IS_DIGIT;
+      if (!joinsDigits) break;
+      i++;
+    }
+    if (digits || (CLASS[text.charCodeAt(start)] & IS_UPPER && i - start >= 2)) facts.push(asFact(hashString(text.slice(start, i).toLowerCase())));
+  }
+  return facts;
+}
