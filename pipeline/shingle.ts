@@ -87,6 +87,8 @@ export class Shingler {
   private tokenStart = new Uint32Array(1024);
   private tokenEnd = new Uint32Array(1024);
   private features = new Uint32Array(4096);
+  /** The content tokens joined by spaces, as code units, for character n-grams. */
+  private joined = new Uint16Array(4096);
 
   constructor(options: ShingleOptions) {
     invariant(options.wordNgrams.every((n) => Number.isInteger(n) && n >= 1 && n <= 16), 'word n-gram sizes are 1..16');
@@ -173,42 +175,28 @@ export class Shingler {
     return n;
   }
 
-  /** Character n-grams over the content tokens joined by single spaces, without building that string. */
+  /**
+   * Character n-grams over the content tokens joined by single spaces. The joined code units go to a scratch
+   * buffer once, so each window costs `size` hash steps whatever the article's length.
+   */
   private addCharNgrams(text: string, count: number, size: number, n: number): number {
-    const total = this.charLength(count);
-    if (total < size) return total > 0 ? this.addCharWindow(text, 0, total, n) : n;
-    for (let start = 0; start + size <= total; start++) n = this.addCharWindow(text, start, size, n);
-    return n;
-  }
-
-  private charLength(count: number): number {
     let total = 0;
     for (let t = 0; t < count; t++) total += this.tokenEnd[t] - this.tokenStart[t] + (t > 0 ? 1 : 0);
-    return total;
-  }
-
-  private addCharWindow(text: string, start: number, size: number, n: number): number {
-    // Walk to the token holding position `start` of the virtual joined string, then hash `size` units.
-    let t = 0;
-    let offset = start;
-    for (;;) {
-      const length = this.tokenEnd[t] - this.tokenStart[t] + 1; // + the joining space
-      if (offset < length) break;
-      offset -= length;
-      t++;
+    if (total > this.joined.length) this.joined = new Uint16Array(Math.max(total, this.joined.length * 2));
+    const joined = this.joined;
+    let at = 0;
+    for (let t = 0; t < count; t++) {
+      if (t > 0) joined[at++] = 32;
+      for (let c = this.tokenStart[t]; c < this.tokenEnd[t]; c++) joined[at++] = text.charCodeAt(c);
     }
-    let h = FNV_OFFSET ^ 0x5bd1e995; // a different start than words, so "ab" the word is not "ab" the bigram
-    for (let k = 0; k < size; k++) {
-      const tokenLength = this.tokenEnd[t] - this.tokenStart[t];
-      h = hashUnit(h, offset < tokenLength ? text.charCodeAt(this.tokenStart[t] + offset) : 32);
-      offset++;
-      if (offset > tokenLength) {
-        offset = 0;
-        t++;
-      }
+    const windows = total < size ? (total > 0 ? 1 : 0) : total - size + 1;
+    const width = Math.min(size, total);
+    while (n + windows > this.features.length) this.growFeatures();
+    for (let start = 0; start < windows; start++) {
+      let h = FNV_OFFSET ^ 0x5bd1e995; // a different start than words, so "ab" the word is not "ab" the bigram
+      for (let k = start; k < start + width; k++) h = hashUnit(h, joined[k]);
+      this.features[n++] = mix32(h);
     }
-    if (n === this.features.length) this.growFeatures();
-    this.features[n++] = mix32(h);
     return n;
   }
 
