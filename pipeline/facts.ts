@@ -8,7 +8,7 @@
  * and verification compares them separately (see similarity.ts and cluster.ts).
  *
  * Facts are read from the text before case folding: a number (a run of digits), or a word of two letters or
- * more that starts with an upper-case letter. Scripts without letter case (Urdu, Chinese) only have numbers as
+ * more that starts with an upper-case letter in a line written in sentence case. Scripts without letter case (Urdu, Chinese) only have numbers as
  * facts. A sentence-initial "The" counts as a name too; IDF weighs it to almost nothing.
  */
 import { hashString, mix32 } from './hash.js';
@@ -20,6 +20,7 @@ export const asWording = (hash: number): number => (hash & ~1) >>> 0;
 
 const LETTER = /\p{L}/u;
 const UPPER = /\p{Lu}|\p{Lt}/u;
+const LOWER = /\p{Ll}/u;
 const TOKEN = /[\p{L}\p{M}\p{N}]/u;
 const DIGIT = /\p{N}/u;
 
@@ -28,6 +29,7 @@ const DIGIT = /\p{N}/u;
 const IS_TOKEN = 1;
 const IS_DIGIT = 2;
 const IS_UPPER = 4;
+const IS_LOWER = 8;
 const CLASS = (() => {
   const table = new Uint8Array(65536);
   for (let c = 0; c < 65536; c++) {
@@ -37,7 +39,7 @@ const CLASS = (() => {
     }
     const ch = String.fromCharCode(c);
     if (DIGIT.test(ch)) table[c] = IS_TOKEN | IS_DIGIT;
-    else if (TOKEN.test(ch)) table[c] = IS_TOKEN | (LETTER.test(ch) && UPPER.test(ch) ? IS_UPPER : 0);
+    else if (TOKEN.test(ch)) table[c] = IS_TOKEN | (LETTER.test(ch) && UPPER.test(ch) ? IS_UPPER : 0) | (LOWER.test(ch) ? IS_LOWER : 0);
   }
   return table;
 })();
@@ -48,9 +50,28 @@ const NON_ASCII = /[^\x00-\x7f]/;
 export function factHashes(text: string): number[] {
   if (NON_ASCII.test(text)) text = text.normalize('NFKC');
   const facts: number[] = [];
-  const length = text.length;
-  let i = 0;
-  while (i < length) {
+  let lineStart = 0;
+  while (lineStart < text.length) {
+    let lineEnd = text.indexOf('\n', lineStart);
+    if (lineEnd < 0) lineEnd = text.length;
+    addLineFacts(text, lineStart, lineEnd, facts);
+    lineStart = lineEnd + 1;
+  }
+  return facts;
+}
+
+/**
+ * Capitals mark names only in a line written in sentence case. A headline in capitals ("RAISES QTLY
+ * DIVIDEND") or in title case ("Owens And Minor Raises Dividend") capitalises every word, so in a line
+ * without a single word that starts in lower case only the numbers are facts.
+ */
+function addLineFacts(text: string, from: number, to: number, facts: number[]): void {
+  let sentenceCase = false;
+  for (let i = from; i < to && !sentenceCase; i++) {
+    sentenceCase = (CLASS[text.charCodeAt(i)] & IS_LOWER) !== 0 && (i === from || (CLASS[text.charCodeAt(i - 1)] & IS_TOKEN) === 0);
+  }
+  let i = from;
+  while (i < to) {
     if ((CLASS[text.charCodeAt(i)] & IS_TOKEN) === 0) {
       i++;
       continue;
@@ -59,7 +80,7 @@ export function factHashes(text: string): number[] {
     // "16ستمبر" (a number fused to an Urdu suffix or word) give the numbers 2014 and 16.
     const start = i;
     const digits = (CLASS[text.charCodeAt(i)] & IS_DIGIT) !== 0;
-    while (i < length) {
+    while (i < to) {
       const cls = CLASS[text.charCodeAt(i)];
       if (cls & IS_TOKEN && ((cls & IS_DIGIT) !== 0) === digits) {
         i++;
@@ -67,11 +88,11 @@ export function factHashes(text: string): number[] {
       }
       // "1,000" and "3.5" are one number, as in the shingler.
       const c = text.charCodeAt(i);
-      const joinsDigits = digits && (c === 44 || c === 46) && i + 1 < length && CLASS[text.charCodeAt(i + 1)] & IS_DIGIT;
+      const joinsDigits = digits && (c === 44 || c === 46) && i + 1 < to && CLASS[text.charCodeAt(i + 1)] & IS_DIGIT;
       if (!joinsDigits) break;
       i++;
     }
-    if (digits || (CLASS[text.charCodeAt(start)] & IS_UPPER && i - start >= 2)) facts.push(asFact(hashString(text.slice(start, i).toLowerCase())));
+    const name = sentenceCase && CLASS[text.charCodeAt(start)] & IS_UPPER && i - start >= 2;
+    if (digits || name) facts.push(asFact(hashString(text.slice(start, i).toLowerCase())));
   }
-  return facts;
 }

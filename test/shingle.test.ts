@@ -95,7 +95,10 @@ test('facts are the numbers and capitalised names of the raw text, in a hash spa
   assert.equal(facts.length, expected.length); // "a", "bank" (lower case), "said", "so" are not facts
   assert.ok(facts.every(isFact));
   // Case does not matter once a word is a fact; a one-letter capital ("A") is not one.
-  assert.deepEqual(factHashes('KALUGA A'), factHashes('Kaluga'));
+  assert.deepEqual(factHashes('they saw KALUGA and A'), factHashes('they saw Kaluga and'));
+  // In a line without a word in lower case (a headline in capitals or in title case) only numbers are facts.
+  assert.deepEqual(factHashes('OWENS AND MINOR RAISES DIVIDEND TO 35 CTS'), factHashes('35'));
+  assert.deepEqual(factHashes('Owens And Minor Raises Dividend\nOwens and Minor said 35'), factHashes('Owens met Minor at 35'));
   // Urdu has no letter case: only its numbers are facts, and NFKC folds full-width digits.
   assert.deepEqual(factHashes('کراچی میں ４０ ڈرون'), factHashes('40'));
   // The shingler adds them to the wording features only when asked, and never mixes the two spaces.
