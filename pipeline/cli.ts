@@ -77,7 +77,7 @@ const COMMANDS: Record<string, Command> = {
     brief: 'run every stage on INPUT... and write the reports',
     summary: 'Run every stage: read INPUT (files or directories of .txt, .jsonl, RSS/Atom .xml) and write the reports.',
     options: ALL_PIPELINE_OPTIONS,
-    examples: ['neardup run seeds --out output', 'neardup run feeds/ today.jsonl --threshold 0.25'],
+    examples: ['neardup run seeds --out output', 'neardup run feeds/ today.jsonl --threshold 0.1'],
     async run(positionals, options, out, json) {
       if (positionals.length === 0) throw new UsageError('run needs at least one INPUT file or directory');
       printStats(await runPipeline(positionals, out, options), out, json);
@@ -95,7 +95,7 @@ const COMMANDS: Record<string, Command> = {
   candidates: stageCommand('candidates', 'Find LSH candidate pairs into DIR/work/candidates.bin.', 'neardup candidates --out output --lsh-threshold 0.3', false, (_p, o, out) =>
     candidatesStage(out, o),
   ),
-  cluster: stageCommand('cluster', 'Verify candidate pairs and cluster into DIR/work/clusters.bin.', 'neardup cluster --out output --threshold 0.25', false, (_p, o, out) =>
+  cluster: stageCommand('cluster', 'Verify candidate pairs and cluster into DIR/work/clusters.bin.', 'neardup cluster --out output --threshold 0.1', false, (_p, o, out) =>
     clusterStage(out, o),
   ),
   report: stageCommand('report', 'Write documents.csv, clusters.csv, pairs.csv, deduplicated.jsonl and run.json into DIR.', 'neardup report --out output', false, (_p, _o, out) =>
