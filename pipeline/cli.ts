@@ -40,7 +40,7 @@ const OPTION_HELP: Record<string, [string, string]> = {
   facts: ['on|off', `also take each article's numbers and capitalised names as facts, compared apart from the wording (default: ${D.shingles.facts ? 'on' : 'off'})`],
   'fact-agreement': ['F', `reject a pair whose articles both have ${MIN_FACTS}+ facts when their facts' weighted Jaccard is below F; 0 = never (default: ${D.factAgreement})`],
   'min-word-length': ['N', `skip words shorter than N letters; numbers are always kept (default: ${D.shingles.minWordLength})`],
-  weighting: ['W', `feature weights over the batch: idf-plus-one = ln((N + 1)/df), smooth-idf = ln(1 + N/df), idf = ln(N/df), none (default: ${D.weighting})`],
+  weighting: ['W', `feature weights over the batch: idf = ln(N/df), smooth-idf = ln(1 + N/df), none (default: ${D.weighting})`],
   engine: ['NAME', `signature engine: sketch (fast similarity sketching) | oph (one permutation, densified) | minhash (the npm package, slow) (default: ${D.engine})`],
   k: ['N', `values per MinHash signature (default: ${D.k})`],
   'signature-max-df': ['N', `leave features found in more than N articles out of signatures (not of the exact check); 0 = keep all (default: ${D.signatureMaxDf})`],
@@ -161,7 +161,8 @@ function parseNumber(flag: string, value: string | undefined, check: (x: number)
   return x;
 }
 
-function parseSwitch(flag: string, value: string): boolean {
+function parseSwitch(flag: string, value: string | undefined): boolean | undefined {
+  if (value === undefined) return undefined;
   if (value === 'on' || value === 'off') return value === 'on';
   throw new UsageError(`--${flag} ${value}: expected on or off`);
 }
@@ -196,7 +197,7 @@ export function optionsFrom(values: Record<string, string | boolean | undefined>
     charNgram: parseNumber('char-ngram', get('char-ngram'), isWhole(0), 'a whole number >= 0') ?? D.shingles.charNgram,
     stopwords: get('stopwords') ?? D.shingles.stopwords,
     minWordLength: parseNumber('min-word-length', get('min-word-length'), isWhole(1), 'a whole number >= 1') ?? D.shingles.minWordLength,
-    facts: get('facts') === undefined ? D.shingles.facts : parseSwitch('facts', get('facts')!),
+    facts: parseSwitch('facts', get('facts')) ?? D.shingles.facts,
   };
   if (shingles.wordNgrams.length === 0 && shingles.charNgram === 0) throw new UsageError('--word-ngrams and --char-ngram are both off: no shingles to compare');
   return {

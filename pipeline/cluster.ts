@@ -44,8 +44,8 @@ export interface ClusterOptions {
   factAgreement: number;
   linkage: Linkage;
   /**
-   * With average linkage, two groups merge only when the mean similarity over the article pairs between them is at least this
-   * fraction of the threshold (average link at a lower bar).
+   * With average linkage, two groups merge only when the mean similarity over the article pairs between
+   * them is at least this fraction of the threshold (average link at a lower bar).
    */
   groupSimilarity: number;
 }
@@ -108,7 +108,7 @@ export function clusterVerified(keys: ArticleKeys, features: FeatureSets, pairs:
   const exact = new Float64Array(SIMILARITY_SLOTS);
   const similarityOf = (i: number, j: number) => {
     rangeSimilarity(values, weights, offsets[i], offsets[i + 1], values, weights, offsets[j], offsets[j + 1], exact);
-    return factsDisagree(exact, options.factAgreement) ? 0 : measureOf(options.measure, exact[JACCARD], exact[CONTAINMENT]);
+    return pairScore(exact, options);
   };
   const root = linkGroups(keys, pairs, n, options, similarityOf);
   return describeClusters(keys, pairs, root);
@@ -152,8 +152,8 @@ export function verifyPairs(
     const estimate = estimateJaccard(signatures, k, i, j);
     if (estimate < screen) continue;
     rangeSimilarity(values, weights, offsets[i], offsets[i + 1], values, weights, offsets[j], offsets[j + 1], exact);
-    const score = measureOf(options.measure, exact[JACCARD], exact[CONTAINMENT]);
-    if (score < t || factsDisagree(exact, options.factAgreement)) continue;
+    const score = pairScore(exact, options);
+    if (score < t) continue;
     a[verified] = i;
     b[verified] = j;
     estimated[verified] = estimate;
@@ -212,9 +212,14 @@ export function concatPairs(parts: VerifiedPairs[]): VerifiedPairs {
  * date or two between them says too little. */
 export const MIN_FACTS = 3;
 
-/** Whether the `rangeSimilarity` result `exact` shows two articles with enough facts that share too few. */
-export function factsDisagree(exact: Float64Array, factAgreement: number): boolean {
-  return factAgreement > 0 && exact[FACTS_A] >= MIN_FACTS && exact[FACTS_B] >= MIN_FACTS && exact[FACT_JACCARD] < factAgreement;
+/**
+ * A pair's similarity on `measure` from its `rangeSimilarity` result, or 0 when both articles have enough
+ * facts and share too few of them: verification and the linkage checks score pairs the same way.
+ */
+export function pairScore(exact: Float64Array, options: Pick<ClusterOptions, 'measure' | 'factAgreement'>): number {
+  const { factAgreement } = options;
+  const factsDisagree = factAgreement > 0 && exact[FACTS_A] >= MIN_FACTS && exact[FACTS_B] >= MIN_FACTS && exact[FACT_JACCARD] < factAgreement;
+  return factsDisagree ? 0 : measureOf(options.measure, exact[JACCARD], exact[CONTAINMENT]);
 }
 
 export function measureOf(measure: SimilarityMeasure, jaccard: number, containment: number): number {
@@ -297,11 +302,9 @@ function linkGroups(
     for (let i = head[small]; i !== NONE; i = next[i]) {
       let linked = false;
       for (let e = start[i]; e < start[i + 1] && !linked; e++) linked = find(other[e]) === large;
-      if (!linked) {
-        core ??= firstMembers(large);
-        for (const j of core) if (similarityOf(i, j) >= options.threshold) linked = true;
-      }
-      if (!linked) return false;
+      if (linked) continue;
+      core ??= firstMembers(large);
+      if (!core.some((j) => similarityOf(i, j) >= options.threshold)) return false;
     }
     return true;
   };

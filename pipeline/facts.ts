@@ -8,41 +8,17 @@
  * and verification compares them separately (see similarity.ts and cluster.ts).
  *
  * Facts are read from the text before case folding: a number (a run of digits), or a word of two letters or
- * more that starts with an upper-case letter in a line written in sentence case. Scripts without letter case (Urdu, Chinese) only have numbers as
- * facts. A sentence-initial "The" counts as a name too; IDF weighs it to almost nothing.
+ * more that starts with an upper-case letter in a line written in sentence case. Scripts without letter
+ * case (Urdu, Chinese) only have numbers as facts. A sentence-initial "The" counts as a name too; IDF weighs
+ * it to almost nothing.
  */
+import { CHAR_CLASS, DIGIT, LOWER, TOKEN, UPPER } from './char-classes.js';
 import { hashString, mix32 } from './hash.js';
 
 /** Fact hashes have their lowest bit set, wording features (shingle.ts) have it clear. */
 export const isFact = (feature: number): boolean => (feature & 1) === 1;
 export const asFact = (hash: number): number => (mix32(hash ^ 0x2545f491) | 1) >>> 0;
 export const asWording = (hash: number): number => (hash & ~1) >>> 0;
-
-const LETTER = /\p{L}/u;
-const UPPER = /\p{Lu}|\p{Lt}/u;
-const LOWER = /\p{Ll}/u;
-const TOKEN = /[\p{L}\p{M}\p{N}]/u;
-const DIGIT = /\p{N}/u;
-
-// Character classes in one table: a regular expression per character would cost more than the rest of
-// fact extraction.
-const IS_TOKEN = 1;
-const IS_DIGIT = 2;
-const IS_UPPER = 4;
-const IS_LOWER = 8;
-const CLASS = (() => {
-  const table = new Uint8Array(65536);
-  for (let c = 0; c < 65536; c++) {
-    if (c >= 0xd800 && c <= 0xdfff) {
-      table[c] = IS_TOKEN;
-      continue;
-    }
-    const ch = String.fromCharCode(c);
-    if (DIGIT.test(ch)) table[c] = IS_TOKEN | IS_DIGIT;
-    else if (TOKEN.test(ch)) table[c] = IS_TOKEN | (LETTER.test(ch) && UPPER.test(ch) ? IS_UPPER : 0) | (LOWER.test(ch) ? IS_LOWER : 0);
-  }
-  return table;
-})();
 
 const NON_ASCII = /[^\x00-\x7f]/;
 
@@ -68,31 +44,31 @@ export function factHashes(text: string): number[] {
 function addLineFacts(text: string, from: number, to: number, facts: number[]): void {
   let sentenceCase = false;
   for (let i = from; i < to && !sentenceCase; i++) {
-    sentenceCase = (CLASS[text.charCodeAt(i)] & IS_LOWER) !== 0 && (i === from || (CLASS[text.charCodeAt(i - 1)] & IS_TOKEN) === 0);
+    sentenceCase = (CHAR_CLASS[text.charCodeAt(i)] & LOWER) !== 0 && (i === from || (CHAR_CLASS[text.charCodeAt(i - 1)] & TOKEN) === 0);
   }
   let i = from;
   while (i < to) {
-    if ((CLASS[text.charCodeAt(i)] & IS_TOKEN) === 0) {
+    if ((CHAR_CLASS[text.charCodeAt(i)] & TOKEN) === 0) {
       i++;
       continue;
     }
     // A fact is a run of digits (a number) or of letters and marks (a word), never a mix: "2014ء" and
     // "16ستمبر" (a number fused to an Urdu suffix or word) give the numbers 2014 and 16.
     const start = i;
-    const digits = (CLASS[text.charCodeAt(i)] & IS_DIGIT) !== 0;
+    const digits = (CHAR_CLASS[text.charCodeAt(i)] & DIGIT) !== 0;
     while (i < to) {
-      const cls = CLASS[text.charCodeAt(i)];
-      if (cls & IS_TOKEN && ((cls & IS_DIGIT) !== 0) === digits) {
+      const cls = CHAR_CLASS[text.charCodeAt(i)];
+      if (cls & TOKEN && ((cls & DIGIT) !== 0) === digits) {
         i++;
         continue;
       }
       // "1,000" and "3.5" are one number, as in the shingler.
       const c = text.charCodeAt(i);
-      const joinsDigits = digits && (c === 44 || c === 46) && i + 1 < to && CLASS[text.charCodeAt(i + 1)] & IS_DIGIT;
+      const joinsDigits = digits && (c === 44 || c === 46) && i + 1 < to && CHAR_CLASS[text.charCodeAt(i + 1)] & DIGIT;
       if (!joinsDigits) break;
       i++;
     }
-    const name = sentenceCase && CLASS[text.charCodeAt(start)] & IS_UPPER && i - start >= 2;
+    const name = sentenceCase && CHAR_CLASS[text.charCodeAt(start)] & UPPER && i - start >= 2;
     if (digits || name) facts.push(asFact(hashString(text.slice(start, i).toLowerCase())));
   }
 }

@@ -4,6 +4,7 @@
  */
 import { createRequire } from 'node:module';
 import invariant from 'tiny-invariant';
+import { CHAR_CLASS, DIGIT } from './char-classes.js';
 import { asWording, factHashes } from './facts.js';
 import { FNV_OFFSET, combine32, hashString, hashUnit, mix32 } from './hash.js';
 import { HashSet32 } from './hash-set.js';
@@ -28,26 +29,6 @@ export const DEFAULT_SHINGLE_OPTIONS: ShingleOptions = {
   minWordLength: 2,
   facts: true,
 };
-
-// Token characters: Unicode letters, marks and numbers, in every script. Looked up in a table built once,
-// because a regular expression per character would dominate the cost of shingling.
-const TOKEN = 1;
-const DIGIT = 2;
-const CHAR_CLASS = (() => {
-  const table = new Uint8Array(65536);
-  const letterOrMark = /[\p{L}\p{M}]/u;
-  const number = /\p{N}/u;
-  for (let c = 0; c < 65536; c++) {
-    if (c >= 0xd800 && c <= 0xdfff) {
-      table[c] = TOKEN; // halves of astral characters (CJK extensions, historic scripts): keep them whole
-      continue;
-    }
-    const ch = String.fromCharCode(c);
-    if (number.test(ch)) table[c] = TOKEN | DIGIT;
-    else if (letterOrMark.test(ch)) table[c] = TOKEN;
-  }
-  return table;
-})();
 
 const stopwordSets = new Map<string, HashSet32>();
 
