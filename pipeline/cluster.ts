@@ -11,6 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import invariant from 'tiny-invariant';
+import { isFact } from './facts.js';
 import { type FeatureSets } from './feature-sets.js';
 import { CONTAINMENT, FACTS_A, FACTS_B, FACT_JACCARD, JACCARD, SIMILARITY_SLOTS, rangeSimilarity } from './similarity.js';
 import { estimateJaccard } from './signature.js';
@@ -123,7 +124,7 @@ export function verifyPairs(
   k: number,
   candidates: Uint32Array,
   options: Pick<ClusterOptions, 'threshold' | 'measure' | 'factAgreement'>,
-  /** Each article's total feature weight (see `totalWeights`), for the length filter; optional. */
+  /** Each article's total wording weight (see `totalWeights`), for the length filter; optional. */
   totals?: Float64Array<ArrayBufferLike>,
 ): VerifiedPairs {
   const count = candidates.length / 2;
@@ -175,11 +176,12 @@ export function verifyPairs(
   };
 }
 
-/** Each article's total feature weight. */
+/** Each article's total wording weight (facts aside). */
 export function totalWeights(features: FeatureSets, into: Float64Array<ArrayBufferLike> = new Float64Array(features.offsets.length - 1)): Float64Array<ArrayBufferLike> {
   for (let i = 0; i < into.length; i++) {
     let sum = 0;
-    for (let p = features.offsets[i]; p < features.offsets[i + 1]; p++) sum += features.weights[p];
+    // Wording only: the length filter bounds the wording Jaccard, and facts are compared apart.
+    for (let p = features.offsets[i]; p < features.offsets[i + 1]; p++) if (!isFact(features.values[p])) sum += features.weights[p];
     into[i] = sum;
   }
   return into;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type ArticleKeys, type Linkage, clusterArticles, clusterIdFor } from '../pipeline/cluster.js';
+import { type ArticleKeys, type Linkage, clusterArticles, clusterIdFor, totalWeights, verifyPairs } from '../pipeline/cluster.js';
 import { FeatureSetsBuilder } from '../pipeline/feature-sets.js';
 import { createEngine } from '../pipeline/signature.js';
 
@@ -114,4 +114,21 @@ test('every article is in exactly one cluster and its nearest neighbour is in th
   for (let p = 0; p < result.pairs.a.length; p++) {
     assert.equal(result.pairs.clustered[p] === 1, result.clusterOf[result.pairs.a[p]] === result.clusterOf[result.pairs.b[p]]);
   }
+});
+
+test('the length filter bounds the wording only: facts, however many, do not hide a matching pair', () => {
+  // Same wording (even hashes 2..40); one article also has 100 facts (odd hashes). Their wording Jaccard is 1.
+  const wording = range(1, 21).map((x) => 2 * x);
+  const facts = range(0, 100).map((x) => 2 * x + 1001);
+  const builder = new FeatureSetsBuilder();
+  builder.add(Uint32Array.from([...wording, ...facts]).sort());
+  builder.add(Uint32Array.from(wording));
+  const features = builder.build((sets) => new Float32Array(sets.values.length).fill(1));
+  const k = 64;
+  const engine = createEngine('oph', k, 1);
+  const signatures = new Uint32Array(2 * k);
+  for (let i = 0; i < 2; i++) engine.sign(Uint32Array.from(wording), signatures.subarray(i * k, (i + 1) * k));
+  const pairs = verifyPairs(features, signatures, k, Uint32Array.of(0, 1), { threshold: 0.3, measure: 'jaccard', factAgreement: 0 }, totalWeights(features));
+  assert.equal(pairs.a.length, 1);
+  assert.equal(pairs.jaccard[0], 1);
 });
