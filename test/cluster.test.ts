@@ -4,10 +4,13 @@ import { type ArticleKeys, type Linkage, clusterArticles, clusterIdFor, totalWei
 import { FeatureSetsBuilder } from '../pipeline/feature-sets.js';
 import { createEngine } from '../pipeline/signature.js';
 
-/** Builds articles from explicit feature lists and clusters every pair (no LSH: all pairs are candidates). */
+/**
+ * Builds articles from explicit feature lists and clusters every pair (no LSH: all pairs are candidates).
+ * Feature x is stored as hash 2x: even hashes are wording, odd ones facts (facts.ts).
+ */
 function clusterSets(ids: string[], sets: number[][], published: (string | undefined)[], linkage: Linkage = 'every-member') {
   const builder = new FeatureSetsBuilder();
-  for (const s of sets) builder.add(Uint32Array.from(new Set(s)).sort());
+  for (const s of sets) builder.add(Uint32Array.from(new Set(s), (x) => 2 * x).sort());
   const features = builder.build((sets) => new Float32Array(sets.values.length).fill(1));
   const k = 64;
   const engine = createEngine('oph', k, 1);
