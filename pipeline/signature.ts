@@ -6,7 +6,6 @@
 import { createRequire } from 'node:module';
 import invariant from 'tiny-invariant';
 import { mix32, randomStream } from './hash.js';
-import { copiesOf } from './weights.js';
 
 export interface SignatureEngine {
   readonly name: string;
@@ -15,8 +14,8 @@ export interface SignatureEngine {
   /** Writes the signature of a sorted, distinct feature set into `out` (length k). */
   sign(features: Uint32Array, out: Uint32Array): void;
   /**
-   * Weighted signature: each feature counts as `copiesOf(weight)` distinct elements. Engines without it get
-   * the copies spelt out by WeightedReplicator and go through `sign`.
+   * Weighted signature, estimating the weighted Jaccard similarity. Engines without it get each feature spelt
+   * out as copies (WeightedReplicator) and go through `sign`.
    */
   signWeighted?(features: Uint32Array, weights: Float32Array, out: Uint32Array): void;
 }
@@ -114,6 +113,18 @@ export class OnePermutationEngine implements SignatureEngine {
  * features is a shared feature: an unbiased estimate with the variance of k independent permutations or less.
  * Cost: one hash per feature and round; one round (rarely two) once an article has a few times k features,
  * about k ln k hashes for the smallest articles.
+ *
+ * Weighted sets (signWeighted) run the same rounds, but within a bin the features race: each draws an
+ * exponential arrival time of rate equal to its weight from its hash, and the earliest arrival wins (the
+ * race of P-MinHash, Moulton and Jiang 2018, run per bin). A feature then wins its bin with chance
+ * proportional to its weight, so a bin agrees between two articles with chance (shared weight) / (union
+ * weight) of the features dealt to it, a feature weighing the same in both articles as IDF weights do. The
+ * estimate is the mean of that over bins: the weighted Jaccard similarity when weights are alike, drifting
+ * towards the plain Jaccard when a few features carry most of the weight, since each feature sits in one bin
+ * only. IDF weights are alike enough: on generated articles the estimate's error against the exact weighted
+ * Jaccard is no larger than with the earlier replication of weight / quantum copies per feature (`npm run
+ * bench`), at a quarter of the cost. Exact P-MinHash (every feature racing in every bin, in the manner of
+ * ProbMinHash) measured 2-3 times slower here.
  */
 export class FastSketchEngine implements SignatureEngine {
   readonly name = 'sketch';
@@ -121,52 +132,97 @@ export class FastSketchEngine implements SignatureEngine {
   private readonly binSeed: number;
   /** The round in which each bin got its value, -1 while empty. */
   private readonly filledIn: Int32Array;
+  /** The winning arrival time of each bin (weighted sets), Infinity while empty. */
+  private readonly arrival: Float64Array;
+  private liveFeatures = new Uint32Array(1024);
+  /** 1 / weight of each live feature: the mean of its arrival time. */
+  private liveGaps = new Float64Array(1024);
 
   constructor(k: number, seed: number) {
     this.k = k;
     this.binSeed = randomStream(seed)();
     this.filledIn = new Int32Array(k);
+    this.arrival = new Float64Array(k);
   }
 
   sign(features: Uint32Array, out: Uint32Array): void {
-    this.signCopies(features, undefined, out);
-  }
-
-  /** Copies are dealt like features: copy c of feature x hashes (x, c, round) in one step, nothing is spelt out. */
-  signWeighted(features: Uint32Array, weights: Float32Array, out: Uint32Array): void {
-    invariant(weights.length === features.length, 'one weight per feature');
-    this.signCopies(features, weights, out);
-  }
-
-  private signCopies(features: Uint32Array, weights: Float32Array | undefined, out: Uint32Array): void {
     const k = this.k;
     invariant(out.length === k, 'signature slot has length k');
     out.fill(EMPTY_SIGNATURE_VALUE);
-    let elements = 0;
-    for (let f = 0; f < features.length; f++) elements += weights ? copiesOf(weights[f]) : 1;
-    if (elements === 0) return;
+    if (features.length === 0) return;
     const filledIn = this.filledIn;
     filledIn.fill(-1);
     let filled = 0;
     for (let round = 0; filled < k; round++) {
-      const roundSeed = this.binSeed ^ mix32(Math.imul(round + 1, 0x9e3779b1));
+      const roundSeed = this.roundSeed(round);
       for (let f = 0; f < features.length; f++) {
-        const copies = weights ? copiesOf(weights[f]) : 1;
-        for (let c = 0; c < copies; c++) {
-          // The hash picks the bin through its high bits; within a bin, the hash itself orders the samples.
-          const h = mix32(features[f] ^ roundSeed ^ Math.imul(c, 0x85ebca77));
-          const bin = binOf(h, k);
-          const at = filledIn[bin];
-          if (at === -1) {
-            filledIn[bin] = round;
-            filled++;
-            out[bin] = h;
-          } else if (at === round && h < out[bin]) {
-            out[bin] = h;
-          }
+        // The hash picks the bin through its high bits; within a bin, the hash itself orders the samples.
+        const h = mix32(features[f] ^ roundSeed);
+        const bin = binOf(h, k);
+        const at = filledIn[bin];
+        if (at === -1) {
+          filledIn[bin] = round;
+          filled++;
+          out[bin] = h;
+        } else if (at === round && h < out[bin]) {
+          out[bin] = h;
         }
       }
     }
+  }
+
+  /** Features of weight 0 or less never arrive: they are left out. A bin holds its winner's hash. */
+  signWeighted(features: Uint32Array, weights: Float32Array, out: Uint32Array): void {
+    const k = this.k;
+    invariant(out.length === k, 'signature slot has length k');
+    invariant(weights.length === features.length, 'one weight per feature');
+    out.fill(EMPTY_SIGNATURE_VALUE);
+    // The features that can arrive, gathered once: later rounds then skip the rest for free.
+    if (this.liveFeatures.length < features.length) {
+      this.liveFeatures = new Uint32Array(features.length * 2);
+      this.liveGaps = new Float64Array(features.length * 2);
+    }
+    const { liveFeatures, liveGaps } = this;
+    let live = 0;
+    for (let f = 0; f < weights.length; f++) {
+      if (!(weights[f] > 0)) continue;
+      liveFeatures[live] = features[f];
+      liveGaps[live++] = 1 / weights[f];
+    }
+    if (live === 0) return;
+    const { filledIn, arrival } = this;
+    filledIn.fill(-1);
+    let filled = 0;
+    for (let round = 0; filled < k; round++) {
+      const roundSeed = this.roundSeed(round);
+      for (let f = 0; f < live; f++) {
+        const gap = liveGaps[f];
+        const h = mix32(liveFeatures[f] ^ roundSeed);
+        const bin = binOf(h, k);
+        const at = filledIn[bin];
+        if (at !== -1 && at !== round) continue;
+        // Exponential arrival of rate w: -ln(U) / w. U in (0, 1) is the fraction of h * k that binOf drops,
+        // the hash bits below those that chose the bin: uniform, and independent of the bin.
+        const v = 1 - ((Math.imul(h, k) >>> 0) + 0.5) / 4294967296;
+        // -ln(U) >= v + v^2 / 2 with v = 1 - U: most features lose to the bin's leader on this bound,
+        // without a logarithm.
+        if (at === round && v * (1 + 0.5 * v) * gap >= arrival[bin]) continue;
+        const time = -Math.log(1 - v) * gap;
+        if (at === -1) {
+          filledIn[bin] = round;
+          filled++;
+          arrival[bin] = time;
+          out[bin] = h;
+        } else if (time < arrival[bin]) {
+          arrival[bin] = time;
+          out[bin] = h;
+        }
+      }
+    }
+  }
+
+  private roundSeed(round: number): number {
+    return this.binSeed ^ mix32(Math.imul(round + 1, 0x9e3779b1));
   }
 }
 
