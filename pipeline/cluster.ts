@@ -11,9 +11,8 @@
  */
 import { createHash } from 'node:crypto';
 import invariant from 'tiny-invariant';
-import { isFact } from './facts.js';
 import { type FeatureSets } from './feature-sets.js';
-import { CONTAINMENT, FACTS_A, FACTS_B, FACT_JACCARD, JACCARD, SIMILARITY_SLOTS, rangeSimilarity } from './similarity.js';
+import { CONTAINMENT, FACTS_A, FACTS_B, FACT_JACCARD, FeatureTable, JACCARD, SIMILARITY_SLOTS, TOTAL_SLOTS, WORDING_TOTAL, articleTotals, rangeSimilarity } from './similarity.js';
 import { estimateJaccard } from './signature.js';
 
 export const SIMILARITY_MEASURES = ['jaccard', 'containment', 'mean'] as const;
@@ -124,8 +123,8 @@ export function verifyPairs(
   k: number,
   candidates: Uint32Array,
   options: Pick<ClusterOptions, 'threshold' | 'measure' | 'factAgreement'>,
-  /** Each article's total wording weight (see `totalWeights`), for the length filter; optional. */
-  totals?: Float64Array<ArrayBufferLike>,
+  /** `articleTotals(features)`, when the caller has them (workers share one copy). */
+  totals: Float64Array<ArrayBufferLike> = articleTotals(features),
 ): VerifiedPairs {
   const count = candidates.length / 2;
   const a = new Uint32Array(count);
@@ -136,28 +135,30 @@ export function verifyPairs(
   const factJaccard = new Float32Array(count);
   const similarity = new Float32Array(count);
   // Only the Jaccard measure can be screened by the Jaccard estimate: containment can be high while
-  // Jaccard is low (a short abridged copy of a long article).
+  // Jaccard is low (a short abridged copy of a long article). At low thresholds the screen is below zero.
   const t = options.threshold;
   const screen = options.measure === 'jaccard' ? t - SCREEN_STANDARD_ERRORS * Math.sqrt((t * (1 - t)) / k) : -1;
   const { offsets, values, weights } = features;
   const exact = new Float64Array(SIMILARITY_SLOTS);
+  const table = new FeatureTable();
   let verified = 0;
   for (let p = 0; p < count; p++) {
     const i = candidates[2 * p];
     const j = candidates[2 * p + 1];
     // Jaccard can be no higher than the ratio of the two articles' total weights: a free exact filter.
-    if (totals && options.measure === 'jaccard') {
-      const ratio = totals[i] < totals[j] ? totals[i] / totals[j] : totals[j] / totals[i];
-      if (ratio < t) continue;
+    if (options.measure === 'jaccard') {
+      const ti = totals[TOTAL_SLOTS * i + WORDING_TOTAL];
+      const tj = totals[TOTAL_SLOTS * j + WORDING_TOTAL];
+      if ((ti < tj ? ti / tj : tj / ti) < t) continue;
     }
-    const estimate = estimateJaccard(signatures, k, i, j);
-    if (estimate < screen) continue;
-    rangeSimilarity(values, weights, offsets[i], offsets[i + 1], values, weights, offsets[j], offsets[j + 1], exact);
+    if (screen > 0 && estimateJaccard(signatures, k, i, j) < screen) continue;
+    if (table.article !== i) table.load(i, values, weights, offsets[i], offsets[i + 1]);
+    table.compare(j, values, weights, offsets[j], offsets[j + 1], totals, exact);
     const score = pairScore(exact, options);
     if (score < t) continue;
     a[verified] = i;
     b[verified] = j;
-    estimated[verified] = estimate;
+    estimated[verified] = estimateJaccard(signatures, k, i, j);
     jaccard[verified] = exact[JACCARD];
     containment[verified] = exact[CONTAINMENT];
     factJaccard[verified] = exact[FACT_JACCARD];
@@ -174,17 +175,6 @@ export function verifyPairs(
     similarity: similarity.slice(0, verified),
     clustered: new Uint8Array(verified),
   };
-}
-
-/** Each article's total wording weight (facts aside). */
-export function totalWeights(features: FeatureSets, into: Float64Array<ArrayBufferLike> = new Float64Array(features.offsets.length - 1)): Float64Array<ArrayBufferLike> {
-  for (let i = 0; i < into.length; i++) {
-    let sum = 0;
-    // Wording only: the length filter bounds the wording Jaccard, and facts are compared apart.
-    for (let p = features.offsets[i]; p < features.offsets[i + 1]; p++) if (!isFact(features.values[p])) sum += features.weights[p];
-    into[i] = sum;
-  }
-  return into;
 }
 
 /** Verified pairs of consecutive candidate chunks, joined in chunk order. */

@@ -19,7 +19,7 @@ import invariant from 'tiny-invariant';
 import { readArtifact, writeArtifact } from './artifact.js';
 import { AtomicLineWriter, writeFileAtomic } from './atomic-write.js';
 import { findCandidates } from './candidates.js';
-import { type ArticleKeys, type ClusterOptions, type VerifiedPairs, clusterVerified, concatPairs, totalWeights } from './cluster.js';
+import { type ArticleKeys, type ClusterOptions, type VerifiedPairs, clusterVerified, concatPairs } from './cluster.js';
 import { type FeatureSets, FeatureSetsBuilder } from './feature-sets.js';
 import { optimalBanding } from './lsh-params.js';
 import { type PipelineOptions } from './options.js';
@@ -28,6 +28,7 @@ import { readArticles } from './read-articles.js';
 import { writeReports } from './report.js';
 import { type ShingleOptions } from './shingle.js';
 import { type EngineName, createEngine } from './signature.js';
+import { TOTAL_SLOTS, articleTotals } from './similarity.js';
 import { type ShingleResult, type SignResult, type VerifyResult } from './tasks.js';
 import { type Weighting, featureWeights, signatureWeights } from './weights.js';
 import { WorkerPool } from './worker-pool.js';
@@ -315,7 +316,7 @@ export function clusterStage(
     // Verification is the costly part: chunks of candidates go to the workers; chunk order keeps the result
     // independent of the number of workers.
     const allCandidates = candidates.arrays.pairs as Uint32Array;
-    const totals = totalWeights(sets, new Float64Array(new SharedArrayBuffer(8 * keys.ids.length)));
+    const totals = articleTotals(sets, new Float64Array(new SharedArrayBuffer(8 * TOTAL_SLOTS * keys.ids.length)));
     const pool = new WorkerPool(options.workers);
     const shown = progress('cluster', 'candidate pairs verified', allCandidates.length / 2);
     let verified: VerifiedPairs[];

@@ -50,7 +50,7 @@ export interface VerifyTask {
   k: number;
   /** A chunk of the candidate pairs. */
   candidates: Uint32Array;
-  /** Each article's total wording weight (see totalWeights), shared memory too. */
+  /** Each article's `articleTotals`, in shared memory too. */
   totals: Float64Array<ArrayBufferLike>;
   options: Pick<ClusterOptions, 'threshold' | 'measure' | 'factAgreement'>;
 }

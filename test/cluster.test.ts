@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type ArticleKeys, type Linkage, clusterArticles, clusterIdFor, totalWeights, verifyPairs } from '../pipeline/cluster.js';
+import { type ArticleKeys, type Linkage, clusterArticles, clusterIdFor, verifyPairs } from '../pipeline/cluster.js';
 import { FeatureSetsBuilder } from '../pipeline/feature-sets.js';
 import { createEngine } from '../pipeline/signature.js';
 
@@ -131,7 +131,7 @@ test('the length filter bounds the wording only: facts, however many, do not hid
   const engine = createEngine('oph', k, 1);
   const signatures = new Uint32Array(2 * k);
   for (let i = 0; i < 2; i++) engine.sign(Uint32Array.from(wording), signatures.subarray(i * k, (i + 1) * k));
-  const pairs = verifyPairs(features, signatures, k, Uint32Array.of(0, 1), { threshold: 0.3, measure: 'jaccard', factAgreement: 0 }, totalWeights(features));
+  const pairs = verifyPairs(features, signatures, k, Uint32Array.of(0, 1), { threshold: 0.3, measure: 'jaccard', factAgreement: 0 });
   assert.equal(pairs.a.length, 1);
   assert.equal(pairs.jaccard[0], 1);
 });

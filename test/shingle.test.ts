@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { asWording, factHashes, isFact } from '../pipeline/facts.js';
-import { hashString } from '../pipeline/hash.js';
+import { hashString, randomStream } from '../pipeline/hash.js';
 import { cleanArticle, normalizeText } from '../pipeline/normalize.js';
 import { Shingler } from '../pipeline/shingle.js';
-import { setSimilarity } from '../pipeline/similarity.js';
+import { FeatureSetsBuilder } from '../pipeline/feature-sets.js';
+import { FeatureTable, SIMILARITY_SLOTS, articleTotals, rangeSimilarity, setSimilarity } from '../pipeline/similarity.js';
 
 const words = (options: Partial<ConstructorParameters<typeof Shingler>[0]> = {}) =>
   new Shingler({ wordNgrams: [1], charNgram: 0, stopwords: 'none', minWordLength: 1, facts: false, ...options });
@@ -107,4 +108,28 @@ test('facts are the numbers and capitalised names of the raw text, in a hash spa
   const wording = words().shingle(text.toLowerCase(), text);
   assert.equal(withFacts.length, wording.length + 2);
   assert.ok(wording.every((f) => !isFact(f)));
+});
+
+test('the one-against-many feature table gives exactly the merge of two sorted lists', () => {
+  const random = randomStream(41);
+  // Ten articles of 0..300 features drawn from a small pool (so they overlap), wording and facts mixed,
+  // feature 0 among them; weights vary per feature and per article (min of the two counts as shared).
+  const builder = new FeatureSetsBuilder();
+  for (let i = 0; i < 10; i++) {
+    const size = random() % 301;
+    builder.add(Uint32Array.from(new Set(Array.from({ length: size }, () => random() % 700))).sort());
+  }
+  const sets = builder.build((s) => Float32Array.from(s.values, (v) => 0.5 + ((v * 7 + (random() % 3)) % 11)));
+  const totals = articleTotals(sets);
+  const table = new FeatureTable();
+  const merged = new Float64Array(SIMILARITY_SLOTS);
+  const probed = new Float64Array(SIMILARITY_SLOTS);
+  for (let i = 0; i < 10; i++) {
+    table.load(i, sets.values, sets.weights, sets.offsets[i], sets.offsets[i + 1]);
+    for (let j = 0; j < 10; j++) {
+      rangeSimilarity(sets.values, sets.weights, sets.offsets[i], sets.offsets[i + 1], sets.values, sets.weights, sets.offsets[j], sets.offsets[j + 1], merged);
+      table.compare(j, sets.values, sets.weights, sets.offsets[j], sets.offsets[j + 1], totals, probed);
+      assert.deepEqual([...probed], [...merged], `articles ${i} and ${j}`);
+    }
+  }
 });
