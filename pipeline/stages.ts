@@ -30,7 +30,7 @@ import { type ShingleOptions } from './shingle.js';
 import { type EngineName, createEngine } from './signature.js';
 import { TOTAL_SLOTS, articleTotals } from './similarity.js';
 import { type ShingleResult, type SignResult, type VerifyResult } from './tasks.js';
-import { type Weighting, featureWeights, signatureWeights } from './weights.js';
+import { DocumentFrequencies, type Weighting, featureWeights, signatureWeights } from './weights.js';
 import { WorkerPool } from './worker-pool.js';
 
 export interface StageStats {
@@ -147,6 +147,8 @@ const BATCH_SIZE = 2000;
 export function shingleStage(out: string, options: Pick<PipelineOptions, 'shingles' | 'weighting' | 'workers'>): Promise<StageStats> {
   return timed(out, 'shingle', { ...options.shingles, weighting: options.weighting }, async () => {
     const builder = new FeatureSetsBuilder();
+    // Counted as batches arrive, while the workers shingle the next ones.
+    const frequencies = new DocumentFrequencies();
     const ids: string[] = [];
     const published: number[] = [];
     let withoutFeatures = 0;
@@ -158,7 +160,9 @@ export function shingleStage(out: string, options: Pick<PipelineOptions, 'shingl
       for (let i = 0; i < result.ids.length; i++) {
         const count = result.counts[i];
         if (count === 0) withoutFeatures++;
-        builder.add(result.values.subarray(at, at + count));
+        const features = result.values.subarray(at, at + count);
+        builder.add(features);
+        if (options.weighting !== 'none') frequencies.addArticle(features);
         at += count;
         ids.push(result.ids[i]);
         published.push(result.publishedMs[i]);
@@ -188,7 +192,7 @@ export function shingleStage(out: string, options: Pick<PipelineOptions, 'shingl
       shown.done();
       await pool.close();
     }
-    const sets = builder.build((unweighted) => featureWeights(unweighted, options.weighting));
+    const sets = builder.build((unweighted) => featureWeights(unweighted, options.weighting, frequencies));
     const meta: ShingleMeta = { options: options.shingles, weighting: options.weighting, ids };
     await writeArtifact(workPath(out, 'shingles.bin'), 'shingles', meta, {
       offsets: sets.offsets,
@@ -206,12 +210,13 @@ export function shingleStage(out: string, options: Pick<PipelineOptions, 'shingl
   });
 }
 
-async function loadShingles(out: string, shared = false): Promise<{ keys: ArticleKeys; sets: FeatureSets; options: ShingleOptions }> {
+async function loadShingles(out: string, shared = false): Promise<{ keys: ArticleKeys; sets: FeatureSets; options: ShingleOptions; weighting: Weighting }> {
   const { meta, arrays } = await readArtifact<ShingleMeta>(workPath(out, 'shingles.bin'), 'shingles', 'shingle', shared);
   return {
     keys: { ids: meta.ids, publishedMs: arrays.publishedMs as Float64Array },
     sets: { offsets: arrays.offsets as Float64Array, values: arrays.values as Uint32Array, weights: arrays.weights as Float32Array },
     options: meta.options,
+    weighting: meta.weighting,
   };
 }
 
@@ -224,8 +229,8 @@ interface SignatureMeta {
 
 export function signatureStage(out: string, options: Pick<PipelineOptions, 'engine' | 'k' | 'seed' | 'workers' | 'signatureMaxDf'>): Promise<StageStats> {
   return timed(out, 'sign', { engine: options.engine, k: options.k, seed: options.seed, signatureMaxDf: options.signatureMaxDf }, async () => {
-    const { sets } = await loadShingles(out);
-    const weights = signatureWeights(sets, options.signatureMaxDf);
+    const { sets, weighting } = await loadShingles(out);
+    const weights = signatureWeights(sets, options.signatureMaxDf, weighting);
     const { k } = createEngine(options.engine, options.k, options.seed);
     const n = sets.offsets.length - 1;
     const signatures = new Uint32Array(n * k);

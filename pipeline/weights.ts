@@ -54,6 +54,22 @@ export class DocumentFrequencies {
     return this.keys[slot] === key ? this.counts[slot] : 0;
   }
 
+  /**
+   * The weight of every feature occurrence of `sets` by `weigh(df)`, computed once per distinct feature (a
+   * feature recurs in many articles; the logarithm is the costly part).
+   */
+  weigh(sets: Omit<FeatureSets, 'weights'>, weigh: (documentFrequency: number) => number): Float32Array {
+    const bySlot = new Float32Array(this.keys.length);
+    for (let slot = 0; slot < bySlot.length; slot++) if (this.counts[slot] > 0) bySlot[slot] = weigh(this.counts[slot]);
+    const zeroWeight = this.zeroCount > 0 ? weigh(this.zeroCount) : 0;
+    const weights = new Float32Array(sets.values.length);
+    for (let p = 0; p < weights.length; p++) {
+      const key = sets.values[p];
+      weights[p] = key === 0 ? zeroWeight : bySlot[this.slotOf(key)];
+    }
+    return weights;
+  }
+
   private slotOf(key: number): number {
     const mask = this.keys.length - 1;
     let slot = mix32(key) & mask;
@@ -89,15 +105,15 @@ function countDocumentFrequencies(sets: Omit<FeatureSets, 'weights'>): DocumentF
   return frequencies;
 }
 
-/** A weight per feature occurrence, parallel to `sets.values`. */
-export function featureWeights(sets: Omit<FeatureSets, 'weights'>, weighting: Weighting): Float32Array {
-  const weights = new Float32Array(sets.values.length);
-  if (weighting === 'none') return weights.fill(1);
+/**
+ * A weight per feature occurrence, parallel to `sets.values`. `counted`: the document frequencies of these
+ * sets when the caller has counted them already (the shingle stage counts as articles arrive).
+ */
+export function featureWeights(sets: Omit<FeatureSets, 'weights'>, weighting: Weighting, counted?: DocumentFrequencies): Float32Array {
+  if (weighting === 'none') return new Float32Array(sets.values.length).fill(1);
   const n = sets.offsets.length - 1;
-  const frequencies = countDocumentFrequencies(sets);
   const idf = weighting === 'idf' ? plainIdf : smoothedIdf;
-  for (let p = 0; p < sets.values.length; p++) weights[p] = idf(frequencies.count(sets.values[p]), n);
-  return weights;
+  return (counted ?? countDocumentFrequencies(sets)).weigh(sets, (df) => idf(df, n));
 }
 
 /**
@@ -114,11 +130,21 @@ export const WEIGHT_QUANTUM = 0.5;
  * LSH and the screen before the exact check are tuned for; facts are compared in the exact check only. A
  * feature in many articles cannot single out one story, and left in the signature it makes every pair of
  * articles sharing it a candidate, a number that grows with the square of the batch. 0 keeps every feature.
+ * `weighting` is the one `sets.weights` were computed with: IDF falls as a feature's document frequency
+ * grows, so a feature found in more than maxDf articles is one that weighs less than a feature found in
+ * maxDf, and the frequencies need not be counted again (with 'none' they are).
  */
-export function signatureWeights(sets: FeatureSets, maxDf: number): Float32Array {
+export function signatureWeights(sets: FeatureSets, maxDf: number, weighting: Weighting): Float32Array {
   const weights = sets.weights.slice();
   for (let p = 0; p < weights.length; p++) if (isFact(sets.values[p])) weights[p] = 0;
   if (maxDf <= 0) return weights;
+  if (weighting !== 'none') {
+    // Stored weights are float32; so is the floor. IDF at two whole frequencies differs by far more than
+    // float32 rounding, so the comparison is exact.
+    const floor = Math.fround((weighting === 'idf' ? plainIdf : smoothedIdf)(maxDf, sets.offsets.length - 1));
+    for (let p = 0; p < weights.length; p++) if (sets.weights[p] < floor) weights[p] = 0;
+    return weights;
+  }
   const frequencies = countDocumentFrequencies(sets);
   for (let p = 0; p < weights.length; p++) if (frequencies.count(sets.values[p]) > maxDf) weights[p] = 0;
   return weights;

@@ -5,6 +5,7 @@ import { mix32, randomStream } from '../pipeline/hash.js';
 import { candidateProbability, optimalBanding } from '../pipeline/lsh-params.js';
 import { setSimilarity } from '../pipeline/similarity.js';
 import { EMPTY_SIGNATURE_VALUE, type EngineName, createEngine, estimateJaccard } from '../pipeline/signature.js';
+import { FeatureSetsBuilder } from '../pipeline/feature-sets.js';
 import { featureWeights, signatureWeights } from '../pipeline/weights.js';
 
 /** Two random sets of the given sizes sharing `shared` elements, as sorted distinct arrays. */
@@ -165,13 +166,29 @@ test('weights: plain IDF drops features every article has; a df cap and facts st
   assert.ok(Math.abs(plain[1] - Math.log(3 / 2)) < 1e-6);
   const smooth = featureWeights({ offsets, values }, 'smooth-idf');
   assert.ok(smooth.every((w) => w > 0), 'smoothed IDF never reaches zero');
-  const capped = signatureWeights({ offsets, values, weights: smooth }, 1);
+  const capped = signatureWeights({ offsets, values, weights: smooth }, 1, 'smooth-idf');
   assert.deepEqual([...capped].map((w) => w > 0), [false, false, true, false, false, false]);
   // A fact (odd hash) weighs nothing in signatures, whatever its document frequency; the rest keep theirs.
-  const withFact = signatureWeights({ offsets: Float64Array.of(0, 2), values: Uint32Array.of(6, 9), weights: Float32Array.of(1, 1) }, 0);
+  const withFact = signatureWeights({ offsets: Float64Array.of(0, 2), values: Uint32Array.of(6, 9), weights: Float32Array.of(1, 1) }, 0, 'none');
   assert.deepEqual([...withFact], [1, 0]);
   // A zero-weight feature contributes nothing: article 3 (only feature 6) under plain IDF has an empty signature.
   const out = new Uint32Array(16);
   createEngine('sketch', 16, 1).signWeighted!(Uint32Array.of(6), plain.subarray(5, 6), out);
   assert.ok(out.every((v) => v === EMPTY_SIGNATURE_VALUE));
+});
+
+test('the document-frequency cap of signatures read off IDF weights leaves out exactly the features a recount would', () => {
+  // 300 articles; feature 2f is in the first f articles, so document frequencies run from 1 to 300.
+  const builder = new FeatureSetsBuilder();
+  for (let i = 0; i < 300; i++) builder.add(Uint32Array.from({ length: 300 - i }, (_, f) => 2 * (i + 1 + f)));
+  const unweighted = builder.build((sets) => new Float32Array(sets.values.length).fill(1));
+  for (const maxDf of [1, 2, 49, 50, 150, 299, 300, 1000]) {
+    const counted = signatureWeights(unweighted, maxDf, 'none').map((w) => (w > 0 ? 1 : 0));
+    assert.ok(counted.includes(1), `maxDf ${maxDf} keeps something`);
+    for (const weighting of ['idf', 'smooth-idf'] as const) {
+      const sets = { ...unweighted, weights: featureWeights(unweighted, weighting) };
+      const fromWeights = signatureWeights(sets, maxDf, weighting).map((w, p) => (w > 0 || (sets.weights[p] === 0 && counted[p] === 1) ? 1 : 0));
+      assert.deepEqual([...fromWeights], [...counted], `${weighting}, maxDf ${maxDf}`);
+    }
+  }
 });
