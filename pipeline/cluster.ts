@@ -11,8 +11,9 @@
  */
 import { createHash } from 'node:crypto';
 import invariant from 'tiny-invariant';
-import { type FeatureSets } from './feature-sets.js';
-import { CONTAINMENT, FACTS_A, FACTS_B, FACT_JACCARD, FeatureTable, JACCARD, SIMILARITY_SLOTS, TOTAL_SLOTS, WORDING_TOTAL, articleTotals, rangeSimilarity } from './similarity.js';
+import { type FeatureSets, selectFeatures } from './feature-sets.js';
+import { CONTAINMENT, FACTS_A, FACTS_B, FACT_COUNT, FACT_JACCARD, FeatureTable, JACCARD, SIMILARITY_SLOTS, TOTAL_SLOTS, WORDING_TOTAL, articleTotals, rangeSimilarity } from './similarity.js';
+import { isFact } from './facts.js';
 import { estimateJaccard } from './signature.js';
 
 export const SIMILARITY_MEASURES = ['jaccard', 'containment', 'mean'] as const;
@@ -125,6 +126,8 @@ export function verifyPairs(
   options: Pick<ClusterOptions, 'threshold' | 'measure' | 'factAgreement'>,
   /** `articleTotals(features)`, when the caller has them (workers share one copy). */
   totals: Float64Array<ArrayBufferLike> = articleTotals(features),
+  /** The facts of `features` alone (`selectFeatures(features, isFact)`), likewise. */
+  facts: FeatureSets = selectFeatures(features, isFact),
 ): VerifiedPairs {
   const count = candidates.length / 2;
   const a = new Uint32Array(count);
@@ -141,6 +144,10 @@ export function verifyPairs(
   const { offsets, values, weights } = features;
   const exact = new Float64Array(SIMILARITY_SLOTS);
   const table = new FeatureTable();
+  // Facts first: an article has a few dozen facts against hundreds of features, and most candidates that
+  // share some wording are other stories whose facts disagree (98.8% of those at 100,000 generated
+  // articles, 92% on ECB+), which the facts alone show. The full comparison gives the same fact slots.
+  const factTable = new FeatureTable();
   let verified = 0;
   for (let p = 0; p < count; p++) {
     const i = candidates[2 * p];
@@ -152,6 +159,11 @@ export function verifyPairs(
       if ((ti < tj ? ti / tj : tj / ti) < t) continue;
     }
     if (screen > 0 && estimateJaccard(signatures, k, i, j) < screen) continue;
+    if (options.factAgreement > 0 && totals[TOTAL_SLOTS * i + FACT_COUNT] >= MIN_FACTS && totals[TOTAL_SLOTS * j + FACT_COUNT] >= MIN_FACTS) {
+      if (factTable.article !== i) factTable.load(i, facts.values, facts.weights, facts.offsets[i], facts.offsets[i + 1]);
+      factTable.compare(j, facts.values, facts.weights, facts.offsets[j], facts.offsets[j + 1], totals, exact);
+      if (factsDisagree(exact, options.factAgreement)) continue;
+    }
     if (table.article !== i) table.load(i, values, weights, offsets[i], offsets[i + 1]);
     table.compare(j, values, weights, offsets[j], offsets[j + 1], totals, exact);
     const score = pairScore(exact, options);
@@ -209,9 +221,12 @@ export const MIN_FACTS = 3;
  * facts and share too few of them: verification and the linkage checks score pairs the same way.
  */
 export function pairScore(exact: Float64Array, options: Pick<ClusterOptions, 'measure' | 'factAgreement'>): number {
-  const { factAgreement } = options;
-  const factsDisagree = factAgreement > 0 && exact[FACTS_A] >= MIN_FACTS && exact[FACTS_B] >= MIN_FACTS && exact[FACT_JACCARD] < factAgreement;
-  return factsDisagree ? 0 : measureOf(options.measure, exact[JACCARD], exact[CONTAINMENT]);
+  return factsDisagree(exact, options.factAgreement) ? 0 : measureOf(options.measure, exact[JACCARD], exact[CONTAINMENT]);
+}
+
+/** Whether both articles have enough facts and share too few of them (from the fact slots of `exact`). */
+export function factsDisagree(exact: Float64Array, factAgreement: number): boolean {
+  return factAgreement > 0 && exact[FACTS_A] >= MIN_FACTS && exact[FACTS_B] >= MIN_FACTS && exact[FACT_JACCARD] < factAgreement;
 }
 
 export function measureOf(measure: SimilarityMeasure, jaccard: number, containment: number): number {

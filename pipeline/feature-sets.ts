@@ -48,3 +48,31 @@ export class FeatureSetsBuilder {
     return { ...sets, weights };
   }
 }
+
+/**
+ * The features of `sets` for which `keep` holds, per article, in the same order (so still sorted), with
+ * their weights. `allocate` makes each array: in shared memory when workers will read the result.
+ */
+export function selectFeatures(
+  sets: FeatureSets,
+  keep: (feature: number) => boolean,
+  allocate: <T extends Float64Array | Uint32Array | Float32Array>(make: new (buffer: ArrayBufferLike) => T, bytesPer: number, length: number) => T = (make, bytesPer, length) =>
+    new make(new ArrayBuffer(bytesPer * length)),
+): FeatureSets {
+  let total = 0;
+  for (let p = 0; p < sets.values.length; p++) if (keep(sets.values[p])) total++;
+  const n = sets.offsets.length - 1;
+  const offsets = allocate(Float64Array, 8, n + 1);
+  const values = allocate(Uint32Array, 4, total);
+  const weights = allocate(Float32Array, 4, total);
+  let at = 0;
+  for (let i = 0; i < n; i++) {
+    for (let p = sets.offsets[i]; p < sets.offsets[i + 1]; p++) {
+      if (!keep(sets.values[p])) continue;
+      values[at] = sets.values[p];
+      weights[at++] = sets.weights[p];
+    }
+    offsets[i + 1] = at;
+  }
+  return { offsets, values, weights };
+}

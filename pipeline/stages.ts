@@ -20,7 +20,8 @@ import { readArtifact, writeArtifact } from './artifact.js';
 import { AtomicLineWriter, writeFileAtomic } from './atomic-write.js';
 import { findCandidates } from './candidates.js';
 import { type ArticleKeys, type ClusterOptions, type VerifiedPairs, clusterVerified, concatPairs } from './cluster.js';
-import { type FeatureSets, FeatureSetsBuilder } from './feature-sets.js';
+import { type FeatureSets, FeatureSetsBuilder, selectFeatures } from './feature-sets.js';
+import { isFact } from './facts.js';
 import { optimalBanding } from './lsh-params.js';
 import { type PipelineOptions } from './options.js';
 import { progress } from './progress.js';
@@ -322,6 +323,7 @@ export function clusterStage(
     // independent of the number of workers.
     const allCandidates = candidates.arrays.pairs as Uint32Array;
     const totals = articleTotals(sets, new Float64Array(new SharedArrayBuffer(8 * TOTAL_SLOTS * keys.ids.length)));
+    const facts = selectFeatures(sets, isFact, (make, bytesPer, length) => new make(new SharedArrayBuffer(bytesPer * length)));
     const pool = new WorkerPool(options.workers);
     const shown = progress('cluster', 'candidate pairs verified', allCandidates.length / 2);
     let verified: VerifiedPairs[];
@@ -329,7 +331,7 @@ export function clusterStage(
       const chunks: Promise<VerifyResult>[] = [];
       for (let from = 0; from < allCandidates.length; from += 2 * VERIFY_CHUNK) {
         const chunk = allCandidates.slice(from, from + 2 * VERIFY_CHUNK);
-        const task = pool.run<VerifyResult>({ task: 'verify', features: sets, signatures, k: signatureMeta.k, candidates: chunk, totals, options: clusterOptions });
+        const task = pool.run<VerifyResult>({ task: 'verify', features: sets, signatures, k: signatureMeta.k, candidates: chunk, totals, facts, options: clusterOptions });
         chunks.push(task.then((result) => (shown.advance(chunk.length / 2), result)));
       }
       verified = (await Promise.all(chunks)).map((result) => result.pairs);

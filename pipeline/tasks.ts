@@ -52,6 +52,8 @@ export interface VerifyTask {
   candidates: Uint32Array;
   /** Each article's `articleTotals`, in shared memory too. */
   totals: Float64Array<ArrayBufferLike>;
+  /** The facts of `features` alone, in shared memory too. */
+  facts: FeatureSets;
   options: Pick<ClusterOptions, 'threshold' | 'measure' | 'factAgreement'>;
 }
 
@@ -70,7 +72,7 @@ export function runTask(request: TaskRequest): TaskResult {
     case 'sign':
       return signBatch(request);
     case 'verify':
-      return { task: 'verify', pairs: verifyPairs(request.features, request.signatures, request.k, request.candidates, request.options, request.totals) };
+      return { task: 'verify', pairs: verifyPairs(request.features, request.signatures, request.k, request.candidates, request.options, request.totals, request.facts) };
   }
 }
 

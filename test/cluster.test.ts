@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type ArticleKeys, type Linkage, clusterArticles, clusterIdFor, verifyPairs } from '../pipeline/cluster.js';
+import { type ArticleKeys, type Linkage, clusterArticles, clusterIdFor, pairScore, verifyPairs } from '../pipeline/cluster.js';
+import { randomStream } from '../pipeline/hash.js';
+import { SIMILARITY_SLOTS, rangeSimilarity } from '../pipeline/similarity.js';
 import { FeatureSetsBuilder } from '../pipeline/feature-sets.js';
 import { createEngine } from '../pipeline/signature.js';
 
@@ -134,4 +136,39 @@ test('the length filter bounds the wording only: facts, however many, do not hid
   const pairs = verifyPairs(features, signatures, k, Uint32Array.of(0, 1), { threshold: 0.3, measure: 'jaccard', factAgreement: 0 });
   assert.equal(pairs.a.length, 1);
   assert.equal(pairs.jaccard[0], 1);
+});
+
+test('verification keeps exactly the candidate pairs whose exact score passes, facts checked first or not', () => {
+  const random = randomStream(77);
+  // 40 articles from 8 templates: each keeps 60-100% of its template's wording (even hashes) and facts (odd
+  // hashes), so pairs range from disjoint to near copies and facts agree or not independently of wording.
+  const builder = new FeatureSetsBuilder();
+  for (let i = 0; i < 40; i++) {
+    const template = i % 8;
+    const keepWording = 0.6 + (random() % 5) / 10;
+    const keepFacts = (random() % 10) / 10;
+    const features = new Set<number>();
+    for (let f = 0; f < 200; f++) if (random() / 2 ** 32 < keepWording) features.add(2 * (template * 1000 + f));
+    for (let f = 0; f < 12; f++) if (random() / 2 ** 32 < keepFacts) features.add(2 * (template * 1000 + f) + 1);
+    builder.add(Uint32Array.from(features).sort());
+  }
+  const features = builder.build((sets) => Float32Array.from(sets.values, (v) => 1 + (v % 5)));
+  const k = 32;
+  const signatures = new Uint32Array(40 * k);
+  const pairs: number[] = [];
+  for (let i = 0; i < 40; i++) for (let j = i + 1; j < 40; j++) pairs.push(i, j);
+  const exact = new Float64Array(SIMILARITY_SLOTS);
+  for (const factAgreement of [0, 0.3, 0.6]) {
+    const options = { threshold: 0.3, measure: 'jaccard' as const, factAgreement };
+    const verified = verifyPairs(features, signatures, k, Uint32Array.from(pairs), options);
+    const expected: string[] = [];
+    for (let p = 0; p < pairs.length; p += 2) {
+      const [i, j] = [pairs[p], pairs[p + 1]];
+      const { offsets, values, weights } = features;
+      rangeSimilarity(values, weights, offsets[i], offsets[i + 1], values, weights, offsets[j], offsets[j + 1], exact);
+      if (pairScore(exact, options) >= options.threshold) expected.push(`${i}-${j}`);
+    }
+    assert.ok(expected.length > 10 && expected.length < pairs.length / 2 - 10, `a mix of outcomes (${expected.length})`);
+    assert.deepEqual(Array.from(verified.a, (a, p) => `${a}-${verified.b[p]}`), expected, `fact agreement ${factAgreement}`);
+  }
 });
