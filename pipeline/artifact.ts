@@ -4,7 +4,7 @@
  *
  *   "NEARDUP1" | header length (uint32 LE) | header JSON | padding | array bytes ...
  */
-import { readFile } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import { writeFileAtomic } from './atomic-write.js';
 
 const MAGIC = 'NEARDUP1';
@@ -48,18 +48,37 @@ export async function writeArtifact(path: string, kind: string, meta: object, ar
   await writeFileAtomic(path, chunks);
 }
 
+/** Bytes per read call (a single read is limited to 2 GiB). */
+const READ_CHUNK = 1 << 30;
+
 /** Reads an artifact written by `writeArtifact`; says which stage to run when it is missing or foreign. */
 /** With `shared`, the arrays live in a SharedArrayBuffer, so worker threads can read them without a copy. */
 export async function readArtifact<Meta>(path: string, kind: string, producedBy: string, shared = false): Promise<Artifact<Meta>> {
-  let bytes: Buffer;
+  let file: FileHandle;
   try {
-    bytes = await readFile(path);
+    file = await open(path, 'r');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
       throw new Error(`${path} does not exist: run \`neardup ${producedBy}\` (or \`neardup run\`) with the same --out first`);
     }
     throw error;
   }
+  // Read straight into the buffer the arrays will view (aligned, and shared when asked): no second copy of
+  // a file that holds gigabytes at a million articles.
+  let data: ArrayBuffer | SharedArrayBuffer;
+  try {
+    const size = (await file.stat()).size;
+    data = shared ? new SharedArrayBuffer(size) : new ArrayBuffer(size);
+    const view = new Uint8Array(data);
+    for (let at = 0; at < size; ) {
+      const { bytesRead } = await file.read(view, at, Math.min(size - at, READ_CHUNK), at);
+      if (bytesRead === 0) throw new Error(`${path} ended early: it changed while being read; run \`neardup ${producedBy}\` again`);
+      at += bytesRead;
+    }
+  } finally {
+    await file.close();
+  }
+  const bytes = Buffer.from(data as ArrayBuffer, 0, data.byteLength);
   if (bytes.length < MAGIC.length + 4 || bytes.toString('latin1', 0, MAGIC.length) !== MAGIC) {
     throw new Error(`${path} is not a neardup work file; delete it and run \`neardup ${producedBy}\` again`);
   }
@@ -70,9 +89,6 @@ export async function readArtifact<Meta>(path: string, kind: string, producedBy:
     arrays: ArrayEntry[];
   };
   if (header.kind !== kind) throw new Error(`${path} holds ${header.kind}, not ${kind}; run \`neardup ${producedBy}\` again`);
-  // Copy into a fresh, aligned buffer: Node may hand back a Buffer at an unaligned pool offset.
-  const data = shared ? new SharedArrayBuffer(bytes.length) : new ArrayBuffer(bytes.length);
-  new Uint8Array(data).set(bytes);
   const dataStart = align8(MAGIC.length + 4 + headerLength);
   const arrays: Record<string, StoredArray> = {};
   for (const entry of header.arrays) {

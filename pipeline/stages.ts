@@ -31,7 +31,7 @@ import { type ShingleOptions } from './shingle.js';
 import { type EngineName, createEngine } from './signature.js';
 import { TOTAL_SLOTS, articleTotals } from './similarity.js';
 import { type ShingleResult, type SignResult, type VerifyResult } from './tasks.js';
-import { DocumentFrequencies, type Weighting, featureWeights, signatureWeights } from './weights.js';
+import { DocumentFrequencies, type Weighting, featureWeights, signatureWeightFloor, signatureWeights } from './weights.js';
 import { WorkerPool } from './worker-pool.js';
 
 export interface StageStats {
@@ -142,6 +142,12 @@ interface ShingleMeta {
   ids: string[];
 }
 
+function copyToShared(array: Float32Array): Float32Array {
+  const shared = new Float32Array(new SharedArrayBuffer(array.byteLength));
+  shared.set(array);
+  return shared;
+}
+
 /** Articles per task sent to a worker: large enough to amortise messaging, small enough to balance load. */
 const BATCH_SIZE = 2000;
 
@@ -230,10 +236,16 @@ interface SignatureMeta {
 
 export function signatureStage(out: string, options: Pick<PipelineOptions, 'engine' | 'k' | 'seed' | 'workers' | 'signatureMaxDf'>): Promise<StageStats> {
   return timed(out, 'sign', { engine: options.engine, k: options.k, seed: options.seed, signatureMaxDf: options.signatureMaxDf }, async () => {
-    const { sets, weighting } = await loadShingles(out);
-    const weights = signatureWeights(sets, options.signatureMaxDf, weighting);
+    // Shared memory: each task reads its range of articles without a copy.
+    const { sets: shingled, weighting } = await loadShingles(out, true);
+    const n = shingled.offsets.length - 1;
+    const weightFloor = signatureWeightFloor(options.signatureMaxDf, weighting, n);
+    // Without a floor (no IDF to read frequencies off) the signature weights are computed here, once.
+    const sets =
+      weightFloor === undefined
+        ? { ...shingled, weights: copyToShared(signatureWeights(shingled, options.signatureMaxDf, weighting)) }
+        : shingled;
     const { k } = createEngine(options.engine, options.k, options.seed);
-    const n = sets.offsets.length - 1;
     const signatures = new Uint32Array(n * k);
     const pool = new WorkerPool(options.workers);
     const shown = progress('sign', 'articles', n);
@@ -243,10 +255,7 @@ export function signatureStage(out: string, options: Pick<PipelineOptions, 'engi
       const batches: Promise<void>[] = [];
       for (let from = 0; from < n; from += BATCH_SIZE) {
         const to = Math.min(n, from + BATCH_SIZE);
-        const start = sets.offsets[from];
-        const end = sets.offsets[to];
-        const offsets = sets.offsets.slice(from, to + 1).map((o) => o - start);
-        const task = { task: 'sign' as const, engine: options.engine, k, seed: options.seed, offsets, values: sets.values.slice(start, end), weights: weights.slice(start, end) };
+        const task = { task: 'sign' as const, engine: options.engine, k, seed: options.seed, features: sets, from, to, weightFloor };
         batches.push(
           pool.run<SignResult>(task).then((result) => {
             signatures.set(result.signatures, from * k);

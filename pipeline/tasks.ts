@@ -4,6 +4,7 @@
  */
 import { type ClusterOptions, type VerifiedPairs, verifyPairs } from './cluster.js';
 import { type FeatureSets } from './feature-sets.js';
+import { isFact } from './facts.js';
 import { cleanArticle } from './normalize.js';
 import { type ShingleOptions, Shingler } from './shingle.js';
 import { type EngineName, type SignatureEngine, createEngine } from './signature.js';
@@ -31,10 +32,15 @@ export interface SignTask {
   engine: EngineName;
   k: number;
   seed: number;
-  /** Offsets of the batch's articles into values/weights, starting at 0. */
-  offsets: Float64Array;
-  values: Uint32Array;
-  weights: Float32Array;
+  /** All articles' feature sets, in shared memory: the task signs articles from .. to - 1. */
+  features: FeatureSets;
+  from: number;
+  to: number;
+  /**
+   * Signatures leave out facts and features weighing less than this (see signatureWeightFloor); undefined
+   * when `features.weights` are the signature weights already.
+   */
+  weightFloor?: number;
 }
 
 export interface SignResult {
@@ -127,16 +133,23 @@ function shingleBatch({ options, lines }: ShingleTask): ShingleResult {
   return { task: 'shingle', ids, publishedMs, counts, values, noiseLinesDropped };
 }
 
-function signBatch({ engine: name, k, seed, offsets, values, weights }: SignTask): SignResult {
+function signBatch({ engine: name, k, seed, features, from, to, weightFloor }: SignTask): SignResult {
   const key = `${name}/${k}/${seed}`;
   if (engine?.key !== key) engine = { key, value: createEngine(name, k, seed) };
   const replicator = new WeightedReplicator();
-  const n = offsets.length - 1;
-  const signatures = new Uint32Array(n * k);
-  for (let i = 0; i < n; i++) {
-    const from = offsets[i];
-    const to = offsets[i + 1];
-    signWeightedSet(engine.value, values.subarray(from, to), weights.subarray(from, to), signatures.subarray(i * k, (i + 1) * k), replicator);
+  const signatures = new Uint32Array((to - from) * k);
+  const { offsets, values, weights } = features;
+  let scratch = new Float32Array(1024);
+  for (let i = from; i < to; i++) {
+    const start = offsets[i];
+    const end = offsets[i + 1];
+    let articleWeights = weights.subarray(start, end);
+    if (weightFloor !== undefined) {
+      if (scratch.length < end - start) scratch = new Float32Array(2 * (end - start));
+      for (let p = start; p < end; p++) scratch[p - start] = isFact(values[p]) || weights[p] < weightFloor ? 0 : weights[p];
+      articleWeights = scratch.subarray(0, end - start);
+    }
+    signWeightedSet(engine.value, values.subarray(start, end), articleWeights, signatures.subarray((i - from) * k, (i - from + 1) * k), replicator);
   }
   return { task: 'sign', signatures };
 }

@@ -32,6 +32,7 @@ export class DocumentFrequencies {
 
   /** Counts each feature of one article once (the sets are already distinct). */
   addArticle(features: Uint32Array): void {
+    invariant(this.counts.length > 0, 'document frequencies are gone once weighed');
     for (let f = 0; f < features.length; f++) {
       const key = features[f];
       if (key === 0) {
@@ -49,6 +50,7 @@ export class DocumentFrequencies {
   }
 
   count(key: number): number {
+    invariant(this.counts.length > 0, 'document frequencies are gone once weighed');
     if (key === 0) return this.zeroCount;
     const slot = this.slotOf(key);
     return this.keys[slot] === key ? this.counts[slot] : 0;
@@ -56,11 +58,17 @@ export class DocumentFrequencies {
 
   /**
    * The weight of every feature occurrence of `sets` by `weigh(df)`, computed once per distinct feature (a
-   * feature recurs in many articles; the logarithm is the costly part).
+   * feature recurs in many articles; the logarithm is the costly part). Ends the table's use for counting.
    */
   weigh(sets: Omit<FeatureSets, 'weights'>, weigh: (documentFrequency: number) => number): Float32Array {
-    const bySlot = new Float32Array(this.keys.length);
-    for (let slot = 0; slot < bySlot.length; slot++) if (this.counts[slot] > 0) bySlot[slot] = weigh(this.counts[slot]);
+    // Each slot's count is replaced by its weight in the same four bytes: the table is hundreds of megabytes
+    // at a million articles. The counts are gone afterwards.
+    const bySlot = new Float32Array(this.counts.buffer, this.counts.byteOffset, this.counts.length);
+    for (let slot = 0; slot < bySlot.length; slot++) {
+      const count = this.counts[slot];
+      if (count > 0) bySlot[slot] = weigh(count);
+    }
+    this.counts = new Uint32Array(0);
     const zeroWeight = this.zeroCount > 0 ? weigh(this.zeroCount) : 0;
     const weights = new Float32Array(sets.values.length);
     for (let p = 0; p < weights.length; p++) {
@@ -136,18 +144,27 @@ export const WEIGHT_QUANTUM = 0.5;
  */
 export function signatureWeights(sets: FeatureSets, maxDf: number, weighting: Weighting): Float32Array {
   const weights = sets.weights.slice();
-  for (let p = 0; p < weights.length; p++) if (isFact(sets.values[p])) weights[p] = 0;
-  if (maxDf <= 0) return weights;
-  if (weighting !== 'none') {
-    // Stored weights are float32; so is the floor. IDF at two whole frequencies differs by far more than
-    // float32 rounding, so the comparison is exact.
-    const floor = Math.fround((weighting === 'idf' ? plainIdf : smoothedIdf)(maxDf, sets.offsets.length - 1));
-    for (let p = 0; p < weights.length; p++) if (sets.weights[p] < floor) weights[p] = 0;
+  const floor = signatureWeightFloor(maxDf, weighting, sets.offsets.length - 1);
+  if (floor !== undefined) {
+    for (let p = 0; p < weights.length; p++) if (isFact(sets.values[p]) || sets.weights[p] < floor) weights[p] = 0;
     return weights;
   }
   const frequencies = countDocumentFrequencies(sets);
-  for (let p = 0; p < weights.length; p++) if (frequencies.count(sets.values[p]) > maxDf) weights[p] = 0;
+  for (let p = 0; p < weights.length; p++) if (isFact(sets.values[p]) || frequencies.count(sets.values[p]) > maxDf) weights[p] = 0;
   return weights;
+}
+
+/**
+ * The weight below which a feature is one found in more than `maxDf` of `articles` articles: signatures
+ * leave out facts and the features under it. -Infinity when there is no cap; undefined with 'none', where
+ * weights do not tell frequencies apart and they have to be counted.
+ */
+export function signatureWeightFloor(maxDf: number, weighting: Weighting, articles: number): number | undefined {
+  if (maxDf <= 0) return -Infinity;
+  if (weighting === 'none') return undefined;
+  // Stored weights are float32; so is the floor. IDF at two whole frequencies differs by far more than
+  // float32 rounding, so the comparison is exact.
+  return Math.fround((weighting === 'idf' ? plainIdf : smoothedIdf)(maxDf, articles));
 }
 
 /** Turns weighted feature sets into replicated plain sets, reusing one scratch buffer. */
