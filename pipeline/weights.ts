@@ -15,45 +15,50 @@ import { type FeatureSets } from './feature-sets.js';
 export const WEIGHTINGS = ['smooth-idf', 'idf', 'none'] as const;
 export type Weighting = (typeof WEIGHTINGS)[number];
 
-/** Document frequency of each distinct feature: an open-addressing table of (feature, count) in typed arrays. */
+/**
+ * Document frequency of each distinct feature: an open-addressing table of (feature, count) pairs side by
+ * side in one typed array, so that a lookup touches one cache line: at a million articles the table is far
+ * larger than the caches and every lookup is a miss.
+ */
 export class DocumentFrequencies {
-  private keys: Uint32Array;
-  private counts: Uint32Array;
+  /** [key, count] per slot; key 0 marks an empty slot, so the count of feature 0 is kept aside. */
+  private table: Uint32Array;
+  private mask: number;
   private used = 0;
-  /** Zero marks an empty slot, so the count of feature 0 is kept aside. */
   private zeroCount = 0;
+  private weighed = false;
 
   constructor(expectedDistinct = 1024) {
     let capacity = 1024;
     while (capacity < expectedDistinct * 2) capacity *= 2;
-    this.keys = new Uint32Array(capacity);
-    this.counts = new Uint32Array(capacity);
+    this.table = new Uint32Array(2 * capacity);
+    this.mask = capacity - 1;
   }
 
   /** Counts each feature of one article once (the sets are already distinct). */
   addArticle(features: Uint32Array): void {
-    invariant(this.counts.length > 0, 'document frequencies are gone once weighed');
+    invariant(!this.weighed, 'document frequencies are gone once weighed');
     for (let f = 0; f < features.length; f++) {
       const key = features[f];
       if (key === 0) {
         this.zeroCount++;
         continue;
       }
-      if (this.used * 2 >= this.keys.length) this.grow();
-      const slot = this.slotOf(key);
-      if (this.keys[slot] === 0) {
-        this.keys[slot] = key;
+      if (2 * this.used > this.mask) this.grow();
+      const at = this.slotOf(key);
+      if (this.table[at] === 0) {
+        this.table[at] = key;
         this.used++;
       }
-      this.counts[slot]++;
+      this.table[at + 1]++;
     }
   }
 
   count(key: number): number {
-    invariant(this.counts.length > 0, 'document frequencies are gone once weighed');
+    invariant(!this.weighed, 'document frequencies are gone once weighed');
     if (key === 0) return this.zeroCount;
-    const slot = this.slotOf(key);
-    return this.keys[slot] === key ? this.counts[slot] : 0;
+    const at = this.slotOf(key);
+    return this.table[at] === key ? this.table[at + 1] : 0;
   }
 
   /**
@@ -62,39 +67,40 @@ export class DocumentFrequencies {
    */
   weigh(sets: Omit<FeatureSets, 'weights'>, weigh: (documentFrequency: number) => number): Float32Array {
     // Each slot's count is replaced by its weight in the same four bytes: the table is hundreds of megabytes
-    // at a million articles. The counts are gone afterwards.
-    const bySlot = new Float32Array(this.counts.buffer, this.counts.byteOffset, this.counts.length);
-    for (let slot = 0; slot < bySlot.length; slot++) {
-      const count = this.counts[slot];
-      if (count > 0) bySlot[slot] = weigh(count);
+    // at a million articles.
+    const { table } = this;
+    const asWeights = new Float32Array(table.buffer, table.byteOffset, table.length);
+    for (let at = 0; at < table.length; at += 2) {
+      const count = table[at + 1];
+      if (count > 0) asWeights[at + 1] = weigh(count);
     }
-    this.counts = new Uint32Array(0);
+    this.weighed = true;
     const zeroWeight = this.zeroCount > 0 ? weigh(this.zeroCount) : 0;
     const weights = new Float32Array(sets.values.length);
     for (let p = 0; p < weights.length; p++) {
       const key = sets.values[p];
-      weights[p] = key === 0 ? zeroWeight : bySlot[this.slotOf(key)];
+      weights[p] = key === 0 ? zeroWeight : asWeights[this.slotOf(key) + 1];
     }
     return weights;
   }
 
+  /** Index in `table` of key's pair, or of the empty pair where it would go. */
   private slotOf(key: number): number {
-    const mask = this.keys.length - 1;
+    const { table, mask } = this;
     let slot = mix32(key) & mask;
-    while (this.keys[slot] !== 0 && this.keys[slot] !== key) slot = (slot + 1) & mask;
-    return slot;
+    while (table[2 * slot] !== 0 && table[2 * slot] !== key) slot = (slot + 1) & mask;
+    return 2 * slot;
   }
 
   private grow(): void {
-    const oldKeys = this.keys;
-    const oldCounts = this.counts;
-    this.keys = new Uint32Array(oldKeys.length * 2);
-    this.counts = new Uint32Array(oldKeys.length * 2);
-    for (let i = 0; i < oldKeys.length; i++) {
-      if (oldKeys[i] === 0) continue;
-      const slot = this.slotOf(oldKeys[i]);
-      this.keys[slot] = oldKeys[i];
-      this.counts[slot] = oldCounts[i];
+    const old = this.table;
+    this.table = new Uint32Array(2 * old.length);
+    this.mask = old.length - 1;
+    for (let at = 0; at < old.length; at += 2) {
+      if (old[at] === 0) continue;
+      const to = this.slotOf(old[at]);
+      this.table[to] = old[at];
+      this.table[to + 1] = old[at + 1];
     }
   }
 }
