@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /**
@@ -13,8 +13,8 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array | 
   const handle = await open(temporary, 'w');
   try {
     if (typeof data === 'string') await handle.writeFile(data, 'utf8');
-    else if (data instanceof Uint8Array) await handle.write(data);
-    else for (const chunk of data) await handle.write(chunk);
+    else if (data instanceof Uint8Array) await writeAll(handle, data);
+    else for (const chunk of data) await writeAll(handle, chunk);
     await handle.sync();
     await handle.close();
     await rename(temporary, path);
@@ -22,6 +22,17 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array | 
     await handle.close().catch(() => undefined);
     await rm(temporary, { force: true });
     throw error;
+  }
+}
+
+/** Bytes per write call: one call takes at most 2 GiB, and a million articles' features are more. */
+const WRITE_CHUNK = 1 << 30;
+
+/** Writes all of `data`, in pieces of at most `chunk` bytes, however few bytes each call takes. */
+export async function writeAll(handle: FileHandle, data: Uint8Array, chunk = WRITE_CHUNK): Promise<void> {
+  for (let at = 0; at < data.length; ) {
+    const { bytesWritten } = await handle.write(data, at, Math.min(data.length - at, chunk));
+    at += bytesWritten;
   }
 }
 

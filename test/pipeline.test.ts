@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'csv-parse/sync';
+import { writeAll } from '../pipeline/atomic-write.js';
 import { DEFAULT_OPTIONS, type PipelineOptions } from '../pipeline/options.js';
 import { clusterStage, reportStage, runPipeline } from '../pipeline/stages.js';
 
@@ -109,4 +110,17 @@ test('outputs are byte-identical whatever the number of worker threads', async (
     outputs.push(await Promise.all(files.map((f) => readFile(join(out, f)))));
   }
   for (const other of outputs.slice(1)) files.forEach((f, i) => assert.ok(other[i].equals(outputs[0][i]), `${f} differs`));
+});
+
+test('large outputs are written whole, in pieces (one write call takes at most 2 GiB)', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'neardup-write-'));
+  try {
+    const data = Uint8Array.from({ length: 100_003 }, (_, i) => (i * 7919) & 0xff);
+    const handle = await open(join(dir, 'f'), 'w');
+    await writeAll(handle, data, 4096);
+    await handle.close();
+    assert.deepEqual(new Uint8Array(await readFile(join(dir, 'f'))), data);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
