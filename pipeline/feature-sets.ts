@@ -11,12 +11,23 @@ export interface FeatureSets {
   weights: Float32Array;
 }
 
-/** Appends feature sets one article at a time, growing its buffers geometrically. */
+/**
+ * Appends feature sets one article at a time. Values go into fixed-size chunks, joined once at the end and
+ * released one by one as they are copied: a doubling buffer would overshoot by up to its whole size (4 GB
+ * for the 600 million features of a million articles), and joining would need both copies at once.
+ */
 export class FeatureSetsBuilder {
   private offsets = new Float64Array(1025);
-  private values = new Uint32Array(65536);
+  private chunks: Uint32Array[] = [];
+  /** Values used in the last chunk. */
+  private used: number;
   private count = 0;
   private total = 0;
+
+  /** `chunk`: values per chunk (tests use small ones). */
+  constructor(private readonly chunk = VALUE_CHUNK) {
+    this.used = chunk;
+  }
 
   add(features: Uint32Array): void {
     if (this.count + 2 > this.offsets.length) {
@@ -24,12 +35,16 @@ export class FeatureSetsBuilder {
       grown.set(this.offsets);
       this.offsets = grown;
     }
-    while (this.total + features.length > this.values.length) {
-      const grown = new Uint32Array(this.values.length * 2);
-      grown.set(this.values.subarray(0, this.total));
-      this.values = grown;
+    for (let from = 0; from < features.length; ) {
+      if (this.used === this.chunk) {
+        this.chunks.push(new Uint32Array(this.chunk));
+        this.used = 0;
+      }
+      const take = Math.min(features.length - from, this.chunk - this.used);
+      this.chunks[this.chunks.length - 1].set(features.subarray(from, from + take), this.used);
+      this.used += take;
+      from += take;
     }
-    this.values.set(features, this.total);
     this.total += features.length;
     this.count++;
     this.offsets[this.count] = this.total;
@@ -42,13 +57,27 @@ export class FeatureSetsBuilder {
   /** The sets, with weights computed by `weigh` once all articles are in (IDF needs the whole batch). */
   build(weigh: (sets: Omit<FeatureSets, 'weights'>) => Float32Array): FeatureSets {
     invariant(this.offsets[0] === 0, 'offsets start at 0');
-    // A view, not a copy: at a million articles a copy of the values is gigabytes more at the peak.
-    const sets = { offsets: this.offsets.slice(0, this.count + 1), values: this.values.subarray(0, this.total) };
+    const values = new Uint32Array(this.total);
+    for (let c = 0, at = 0; c < this.chunks.length; c++) {
+      const chunk = this.chunks[c];
+      const length = Math.min(this.chunk, this.total - at);
+      values.set(length === this.chunk ? chunk : chunk.subarray(0, length), at);
+      at += length;
+      // Released as soon as copied, so the peak is the values once plus one chunk.
+      this.chunks[c] = EMPTY;
+    }
+    this.chunks = [];
+    this.used = this.chunk;
+    const sets = { offsets: this.offsets.slice(0, this.count + 1), values };
     const weights = weigh(sets);
     invariant(weights.length === sets.values.length, 'one weight per feature');
     return { ...sets, weights };
   }
 }
+
+/** Values per chunk of FeatureSetsBuilder: 64 MB. */
+const VALUE_CHUNK = 1 << 24;
+const EMPTY = new Uint32Array(0);
 
 /**
  * The features of `sets` for which `keep` holds, per article, in the same order (so still sorted), with
