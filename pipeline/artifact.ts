@@ -51,8 +51,12 @@ export async function writeArtifact(path: string, kind: string, meta: object, ar
 /** Bytes per read call (a single read is limited to 2 GiB). */
 const READ_CHUNK = 1 << 30;
 
-/** Reads an artifact written by `writeArtifact`; says which stage to run when it is missing or foreign. */
-/** With `shared`, the arrays live in a SharedArrayBuffer, so worker threads can read them without a copy. */
+/**
+ * Reads an artifact written by `writeArtifact`; says which stage to run when it is missing or foreign. Each
+ * array is read straight into a buffer of its own (aligned, and with `shared` a SharedArrayBuffer that worker
+ * threads read without a copy): no second copy of a file that holds gigabytes at a million articles, and no
+ * single buffer over the 4 GiB a typed array can view.
+ */
 export async function readArtifact<Meta>(path: string, kind: string, producedBy: string, shared = false): Promise<Artifact<Meta>> {
   let file: FileHandle;
   try {
@@ -63,36 +67,38 @@ export async function readArtifact<Meta>(path: string, kind: string, producedBy:
     }
     throw error;
   }
-  // Read straight into the buffer the arrays will view (aligned, and shared when asked): no second copy of
-  // a file that holds gigabytes at a million articles.
-  let data: ArrayBuffer | SharedArrayBuffer;
   try {
     const size = (await file.stat()).size;
-    data = shared ? new SharedArrayBuffer(size) : new ArrayBuffer(size);
-    const view = new Uint8Array(data);
-    for (let at = 0; at < size; ) {
-      const { bytesRead } = await file.read(view, at, Math.min(size - at, READ_CHUNK), at);
-      if (bytesRead === 0) throw new Error(`${path} ended early: it changed while being read; run \`neardup ${producedBy}\` again`);
-      at += bytesRead;
+    const prefix = Buffer.alloc(MAGIC.length + 4);
+    const notOurs = `${path} is not a neardup work file; delete it and run \`neardup ${producedBy}\` again`;
+    if (size < prefix.length) throw new Error(notOurs);
+    await readExactly(file, prefix, 0, path, producedBy);
+    if (prefix.toString('latin1', 0, MAGIC.length) !== MAGIC) throw new Error(notOurs);
+    const headerLength = prefix.readUInt32LE(MAGIC.length);
+    const headerBytes = Buffer.alloc(headerLength);
+    await readExactly(file, headerBytes, prefix.length, path, producedBy);
+    const header = JSON.parse(headerBytes.toString('utf8')) as { kind: string; meta: Meta; arrays: ArrayEntry[] };
+    if (header.kind !== kind) throw new Error(`${path} holds ${header.kind}, not ${kind}; run \`neardup ${producedBy}\` again`);
+    const dataStart = align8(MAGIC.length + 4 + headerLength);
+    const arrays: Record<string, StoredArray> = {};
+    for (const entry of header.arrays) {
+      const type = ARRAY_TYPES[entry.type];
+      const bytes = entry.length * type.BYTES_PER_ELEMENT;
+      const buffer = shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
+      await readExactly(file, new Uint8Array(buffer), dataStart + entry.offset, path, producedBy);
+      arrays[entry.name] = new type(buffer as ArrayBuffer);
     }
+    return { meta: header.meta, arrays };
   } finally {
     await file.close();
   }
-  const bytes = Buffer.from(data as ArrayBuffer, 0, data.byteLength);
-  if (bytes.length < MAGIC.length + 4 || bytes.toString('latin1', 0, MAGIC.length) !== MAGIC) {
-    throw new Error(`${path} is not a neardup work file; delete it and run \`neardup ${producedBy}\` again`);
+}
+
+/** Fills `into` from the file at `position`, in calls of at most READ_CHUNK bytes. */
+async function readExactly(file: FileHandle, into: Uint8Array, position: number, path: string, producedBy: string): Promise<void> {
+  for (let at = 0; at < into.length; ) {
+    const { bytesRead } = await file.read(into, at, Math.min(into.length - at, READ_CHUNK), position + at);
+    if (bytesRead === 0) throw new Error(`${path} ends early: it is truncated or changed while being read; run \`neardup ${producedBy}\` again`);
+    at += bytesRead;
   }
-  const headerLength = bytes.readUInt32LE(MAGIC.length);
-  const header = JSON.parse(bytes.toString('utf8', MAGIC.length + 4, MAGIC.length + 4 + headerLength)) as {
-    kind: string;
-    meta: Meta;
-    arrays: ArrayEntry[];
-  };
-  if (header.kind !== kind) throw new Error(`${path} holds ${header.kind}, not ${kind}; run \`neardup ${producedBy}\` again`);
-  const dataStart = align8(MAGIC.length + 4 + headerLength);
-  const arrays: Record<string, StoredArray> = {};
-  for (const entry of header.arrays) {
-    arrays[entry.name] = new ARRAY_TYPES[entry.type](data as ArrayBuffer, dataStart + entry.offset, entry.length);
-  }
-  return { meta: header.meta, arrays };
 }

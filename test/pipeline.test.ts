@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'csv-parse/sync';
+import { readArtifact, writeArtifact } from '../pipeline/artifact.js';
 import { writeAll } from '../pipeline/atomic-write.js';
 import { DEFAULT_OPTIONS, type PipelineOptions } from '../pipeline/options.js';
 import { clusterStage, reportStage, runPipeline } from '../pipeline/stages.js';
@@ -120,6 +121,33 @@ test('large outputs are written whole, in pieces (one write call takes at most 2
     await writeAll(handle, data, 4096);
     await handle.close();
     assert.deepEqual(new Uint8Array(await readFile(join(dir, 'f'))), data);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('work files: arrays come back as written; a missing, foreign or truncated file says which stage to run', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'neardup-artifact-'));
+  try {
+    const path = join(dir, 'x.bin');
+    const values = Uint32Array.of(1, 2, 3, 0xffffffff);
+    const weights = Float32Array.of(0.5, 1.5);
+    await writeArtifact(path, 'things', { note: 'meta' }, { values, weights, empty: new Float64Array(0) });
+    for (const shared of [false, true]) {
+      const { meta, arrays } = await readArtifact<{ note: string }>(path, 'things', 'make', shared);
+      assert.equal(meta.note, 'meta');
+      assert.deepEqual([...arrays.values], [...values]);
+      assert.deepEqual([...arrays.weights], [...weights]);
+      assert.equal(arrays.empty.length, 0);
+      assert.equal(arrays.values.buffer instanceof SharedArrayBuffer, shared);
+    }
+    await assert.rejects(readArtifact(join(dir, 'none.bin'), 'things', 'make'), /does not exist: run `neardup make`/);
+    await assert.rejects(readArtifact(path, 'other', 'make'), /holds things, not other; run `neardup make`/);
+    await writeFile(join(dir, 'foreign.bin'), 'hello, world');
+    await assert.rejects(readArtifact(join(dir, 'foreign.bin'), 'things', 'make'), /not a neardup work file/);
+    const whole = await readFile(path);
+    await writeFile(join(dir, 'cut.bin'), whole.subarray(0, whole.length - 6));
+    await assert.rejects(readArtifact(join(dir, 'cut.bin'), 'things', 'make'), /ends early/);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
