@@ -22,34 +22,50 @@ export interface CandidateOptions {
 const ARTICLE_BITS = 21;
 export const MAX_ARTICLES_PER_BATCH = 2 ** ARTICLE_BITS;
 
+/** One set of signatures and how to band it. */
+export interface BandedSignatures {
+  signatures: Uint32Array;
+  /** Values per signature. */
+  k: number;
+  bands: number;
+  rows: number;
+}
+
 /**
  * The distinct candidate pairs (i < j) as a flat Uint32Array [i0, j0, i1, j1, ...], sorted by (i, j), so the
  * result does not depend on the order bands are processed in.
  */
 export function findCandidates(signatures: Uint32Array, k: number, options: CandidateOptions): Uint32Array {
-  const { bands, rows, maxBucketSize } = options;
-  invariant(bands * rows <= k, `bands x rows (${bands} x ${rows}) must fit in the signature length ${k}`);
-  const n = signatures.length / k;
+  return findCandidatesIn([{ signatures, k, bands: options.bands, rows: options.rows }], options.maxBucketSize);
+}
+
+/** The same over several signature sets of the same articles: a pair is a candidate if any band of any set agrees. */
+export function findCandidatesIn(sources: BandedSignatures[], maxBucketSize: number): Uint32Array {
+  invariant(sources.length > 0, 'at least one set of signatures');
+  const n = sources[0].signatures.length / sources[0].k;
   invariant(Number.isInteger(n), 'signature array length is a multiple of k');
   invariant(n <= MAX_ARTICLES_PER_BATCH, `at most ${MAX_ARTICLES_PER_BATCH} articles per batch; shard the input`);
-
   const keyed = new Float64Array(n);
   const pairs = new PairSet(n);
-  for (let band = 0; band < bands; band++) {
-    let count = 0;
-    for (let i = 0; i < n; i++) {
-      const start = i * k + band * rows;
-      if (signatures[start] === EMPTY_SIGNATURE_VALUE && isEmptySignature(signatures, k, i)) continue;
-      let key = combine32(band, signatures[start]);
-      for (let r = 1; r < rows; r++) key = combine32(key, signatures[start + r]);
-      keyed[count++] = key * MAX_ARTICLES_PER_BATCH + i;
-    }
-    const sorted = keyed.subarray(0, count).sort();
-    let bucketStart = 0;
-    for (let p = 1; p <= count; p++) {
-      if (p < count && Math.floor(sorted[p] / MAX_ARTICLES_PER_BATCH) === Math.floor(sorted[bucketStart] / MAX_ARTICLES_PER_BATCH)) continue;
-      emitBucket(sorted, bucketStart, p, maxBucketSize, pairs);
-      bucketStart = p;
+  for (const { signatures, k, bands, rows } of sources) {
+    invariant(bands * rows <= k, `bands x rows (${bands} x ${rows}) must fit in the signature length ${k}`);
+    invariant(signatures.length === n * k, 'one signature per article in every set');
+    for (let band = 0; band < bands; band++) {
+      let count = 0;
+      for (let i = 0; i < n; i++) {
+        const start = i * k + band * rows;
+        if (signatures[start] === EMPTY_SIGNATURE_VALUE && isEmptySignature(signatures, k, i)) continue;
+        let key = combine32(band, signatures[start]);
+        for (let r = 1; r < rows; r++) key = combine32(key, signatures[start + r]);
+        keyed[count++] = key * MAX_ARTICLES_PER_BATCH + i;
+      }
+      const sorted = keyed.subarray(0, count).sort();
+      let bucketStart = 0;
+      for (let p = 1; p <= count; p++) {
+        if (p < count && Math.floor(sorted[p] / MAX_ARTICLES_PER_BATCH) === Math.floor(sorted[bucketStart] / MAX_ARTICLES_PER_BATCH)) continue;
+        emitBucket(sorted, bucketStart, p, maxBucketSize, pairs);
+        bucketStart = p;
+      }
     }
   }
   return pairs.toSortedArray();

@@ -32,6 +32,11 @@ export interface PipelineOptions {
    * default LSH_SHARE x threshold (see lshThresholdFor).
    */
   lshThreshold: number;
+  /**
+   * Jaccard similarity the copy signatures' bands are tuned for (see COPY_K in stages.ts): near copies are
+   * candidates however many articles share their grams. 0 = no copy bands.
+   */
+  copyThreshold: number;
   /** Bucket size past which LSH stops emitting all pairs (see candidates.ts). */
   maxBucketSize: number;
   /** A pair whose articles both have MIN_FACTS facts is rejected when their facts' Jaccard is below this. */
@@ -69,6 +74,7 @@ export const DEFAULT_OPTIONS: PipelineOptions = {
   threshold: DEFAULT_THRESHOLD,
   measure: 'jaccard',
   lshThreshold: lshThresholdFor(DEFAULT_THRESHOLD),
+  copyThreshold: 0.7,
   maxBucketSize: 1000,
   factAgreement: 0.13,
   linkage: 'every-member',

@@ -18,7 +18,7 @@ import { performance } from 'node:perf_hooks';
 import invariant from 'tiny-invariant';
 import { readArtifact, writeArtifact } from './artifact.js';
 import { AtomicLineWriter, writeFileAtomic } from './atomic-write.js';
-import { findCandidates } from './candidates.js';
+import { type BandedSignatures, findCandidatesIn } from './candidates.js';
 import { type ArticleKeys, type ClusterOptions, type VerifiedPairs, clusterVerified, concatPairs } from './cluster.js';
 import { type FeatureSets, FeatureSetsBuilder, selectFeatures } from './feature-sets.js';
 import { isFact } from './facts.js';
@@ -230,6 +230,7 @@ async function loadShingles(out: string, shared = false): Promise<{ keys: Articl
 interface SignatureMeta {
   engine: EngineName;
   k: number;
+  copyK: number;
   seed: number;
   articles: number;
 }
@@ -237,16 +238,14 @@ interface SignatureMeta {
 export function signatureStage(out: string, options: Pick<PipelineOptions, 'engine' | 'k' | 'seed' | 'workers' | 'signatureMaxDf'>): Promise<StageStats> {
   return timed(out, 'sign', { engine: options.engine, k: options.k, seed: options.seed, signatureMaxDf: options.signatureMaxDf }, async () => {
     // Shared memory: each task reads its range of articles without a copy.
-    const { sets: shingled, weighting } = await loadShingles(out, true);
-    const n = shingled.offsets.length - 1;
+    const { sets, weighting } = await loadShingles(out, true);
+    const n = sets.offsets.length - 1;
     const weightFloor = signatureWeightFloor(options.signatureMaxDf, weighting, n);
-    // Without a floor (no IDF to read frequencies off) the signature weights are computed here, once.
-    const sets =
-      weightFloor === undefined
-        ? { ...shingled, weights: copyToShared(signatureWeights(shingled, options.signatureMaxDf, weighting)) }
-        : shingled;
+    // Without a floor (no IDF to read frequencies off) the capped weights are computed here, once.
+    const cappedWeights = weightFloor === undefined ? copyToShared(signatureWeights(sets, options.signatureMaxDf, weighting)) : undefined;
     const { k } = createEngine(options.engine, options.k, options.seed);
     const signatures = new Uint32Array(n * k);
+    const copySignatures = new Uint32Array(n * COPY_K);
     const pool = new WorkerPool(options.workers);
     const shown = progress('sign', 'articles', n);
     try {
@@ -255,10 +254,11 @@ export function signatureStage(out: string, options: Pick<PipelineOptions, 'engi
       const batches: Promise<void>[] = [];
       for (let from = 0; from < n; from += BATCH_SIZE) {
         const to = Math.min(n, from + BATCH_SIZE);
-        const task = { task: 'sign' as const, engine: options.engine, k, seed: options.seed, features: sets, from, to, weightFloor };
+        const task = { task: 'sign' as const, engine: options.engine, k, seed: options.seed, features: sets, from, to, weightFloor, cappedWeights, copyK: COPY_K };
         batches.push(
           pool.run<SignResult>(task).then((result) => {
             signatures.set(result.signatures, from * k);
+            copySignatures.set(result.copySignatures, from * COPY_K);
             shown.advance(to - from);
           }),
         );
@@ -268,39 +268,49 @@ export function signatureStage(out: string, options: Pick<PipelineOptions, 'engi
       shown.done();
       await pool.close();
     }
-    const meta: SignatureMeta = { engine: options.engine, k, seed: options.seed, articles: n };
-    await writeArtifact(workPath(out, 'signatures.bin'), 'signatures', meta, { signatures });
+    const meta: SignatureMeta = { engine: options.engine, k, copyK: COPY_K, seed: options.seed, articles: n };
+    await writeArtifact(workPath(out, 'signatures.bin'), 'signatures', meta, { signatures, copySignatures });
     return { articles: n, engine: options.engine, k };
   });
 }
 
-async function loadSignatures(out: string, shared = false): Promise<{ signatures: Uint32Array; meta: SignatureMeta }> {
+/**
+ * Values per copy signature. The main signatures leave out grams found in more than signatureMaxDf articles,
+ * so a story printed word for word by more outlets than that has nothing left to match on: every one of its
+ * grams is capped out. Copy signatures keep every wording gram and are banded for high similarity only
+ * (copyThreshold), where only near copies collide, so they find those pairs at little cost.
+ */
+export const COPY_K = 32;
+
+async function loadSignatures(out: string, shared = false): Promise<{ signatures: Uint32Array; copySignatures: Uint32Array; meta: SignatureMeta }> {
   const { meta, arrays } = await readArtifact<SignatureMeta>(workPath(out, 'signatures.bin'), 'signatures', 'sign', shared);
-  return { signatures: arrays.signatures as Uint32Array, meta };
+  return { signatures: arrays.signatures as Uint32Array, copySignatures: arrays.copySignatures as Uint32Array, meta };
 }
 
 interface CandidateMeta {
   lshThreshold: number;
   bands: number;
   rows: number;
+  copyThreshold: number;
 }
 
-export function candidatesStage(out: string, options: Pick<PipelineOptions, 'lshThreshold' | 'maxBucketSize'>): Promise<StageStats> {
-  return timed(out, 'candidates', { lshThreshold: options.lshThreshold, maxBucketSize: options.maxBucketSize }, async () => {
-    const { signatures, meta: signatureMeta } = await loadSignatures(out);
-    const banding = optimalBanding(options.lshThreshold, signatureMeta.k);
-    const pairs = findCandidates(signatures, signatureMeta.k, {
-      bands: banding.bands,
-      rows: banding.rows,
-      maxBucketSize: options.maxBucketSize,
-    });
-    const meta: CandidateMeta = { lshThreshold: options.lshThreshold, bands: banding.bands, rows: banding.rows };
+export function candidatesStage(out: string, options: Pick<PipelineOptions, 'lshThreshold' | 'copyThreshold' | 'maxBucketSize'>): Promise<StageStats> {
+  const { lshThreshold, copyThreshold, maxBucketSize } = options;
+  return timed(out, 'candidates', { lshThreshold, copyThreshold, maxBucketSize }, async () => {
+    const { signatures, copySignatures, meta: signatureMeta } = await loadSignatures(out);
+    const banding = optimalBanding(lshThreshold, signatureMeta.k);
+    const sources: BandedSignatures[] = [{ signatures, k: signatureMeta.k, ...banding }];
+    const copyBanding = copyThreshold > 0 ? optimalBanding(copyThreshold, signatureMeta.copyK) : undefined;
+    if (copyBanding) sources.push({ signatures: copySignatures, k: signatureMeta.copyK, ...copyBanding });
+    const pairs = findCandidatesIn(sources, maxBucketSize);
+    const meta: CandidateMeta = { lshThreshold, bands: banding.bands, rows: banding.rows, copyThreshold };
     await writeArtifact(workPath(out, 'candidates.bin'), 'candidates', meta, { pairs });
     const articles = signatureMeta.articles;
     return {
       articles,
       bands: banding.bands,
       rows: banding.rows,
+      ...(copyBanding ? { copyBands: copyBanding.bands, copyRows: copyBanding.rows } : {}),
       candidatePairs: pairs.length / 2,
       candidatesPerArticle: round(pairs.length / 2 / Math.max(articles, 1), 3),
     };

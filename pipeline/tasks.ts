@@ -38,14 +38,18 @@ export interface SignTask {
   to: number;
   /**
    * Signatures leave out facts and features weighing less than this (see signatureWeightFloor); undefined
-   * when `features.weights` are the signature weights already.
+   * when `cappedWeights` holds the signature weights instead.
    */
   weightFloor?: number;
+  cappedWeights?: Float32Array;
+  /** Values per copy signature: over every wording feature, no df cap (see stages.ts, signatureStage). */
+  copyK: number;
 }
 
 export interface SignResult {
   task: 'sign';
   signatures: Uint32Array;
+  copySignatures: Uint32Array;
 }
 
 export interface VerifyTask {
@@ -87,7 +91,7 @@ export function transferablesOf(result: TaskResult): ArrayBuffer[] {
     result.task === 'shingle'
       ? [result.publishedMs, result.counts, result.values]
       : result.task === 'sign'
-        ? [result.signatures]
+        ? [result.signatures, result.copySignatures]
         : Object.values(result.pairs);
   return arrays.map((a) => a.buffer as ArrayBuffer);
 }
@@ -95,7 +99,7 @@ export function transferablesOf(result: TaskResult): ArrayBuffer[] {
 // A worker keeps one shingler and one engine between batches: building them (stopword tables, hash seeds)
 // costs more than a batch.
 let shingler: { key: string; value: Shingler } | undefined;
-let engine: { key: string; value: SignatureEngine } | undefined;
+let engines: { key: string; value: SignatureEngine; copies: SignatureEngine } | undefined;
 
 interface StoredLine {
   id: string;
@@ -133,26 +137,36 @@ function shingleBatch({ options, lines }: ShingleTask): ShingleResult {
   return { task: 'shingle', ids, publishedMs, counts, values, noiseLinesDropped };
 }
 
-function signBatch({ engine: name, k, seed, features, from, to, weightFloor }: SignTask): SignResult {
-  const key = `${name}/${k}/${seed}`;
-  if (engine?.key !== key) engine = { key, value: createEngine(name, k, seed) };
+function signBatch({ engine: name, k, seed, features, from, to, weightFloor, cappedWeights, copyK }: SignTask): SignResult {
+  const key = `${name}/${k}/${copyK}/${seed}`;
+  if (engines?.key !== key) engines = { key, value: createEngine(name, k, seed), copies: createEngine(name, copyK, copySeed(seed)) };
   const replicator = new WeightedReplicator();
   const signatures = new Uint32Array((to - from) * k);
+  const copySignatures = new Uint32Array((to - from) * copyK);
   const { offsets, values, weights } = features;
-  let scratch = new Float32Array(1024);
+  let capped = new Float32Array(1024);
+  let wording = new Float32Array(1024);
   for (let i = from; i < to; i++) {
     const start = offsets[i];
     const end = offsets[i + 1];
-    let articleWeights = weights.subarray(start, end);
-    if (weightFloor !== undefined) {
-      if (scratch.length < end - start) scratch = new Float32Array(2 * (end - start));
-      for (let p = start; p < end; p++) scratch[p - start] = isFact(values[p]) || weights[p] < weightFloor ? 0 : weights[p];
-      articleWeights = scratch.subarray(0, end - start);
+    if (capped.length < end - start) {
+      capped = new Float32Array(2 * (end - start));
+      wording = new Float32Array(2 * (end - start));
     }
-    signWeightedSet(engine.value, values.subarray(start, end), articleWeights, signatures.subarray((i - from) * k, (i - from + 1) * k), replicator);
+    for (let p = start; p < end; p++) {
+      const w = isFact(values[p]) ? 0 : weights[p];
+      wording[p - start] = w;
+      capped[p - start] = cappedWeights ? cappedWeights[p] : w < weightFloor! ? 0 : w;
+    }
+    const articleValues = values.subarray(start, end);
+    signWeightedSet(engines.value, articleValues, capped.subarray(0, end - start), signatures.subarray((i - from) * k, (i - from + 1) * k), replicator);
+    signWeightedSet(engines.copies, articleValues, wording.subarray(0, end - start), copySignatures.subarray((i - from) * copyK, (i - from + 1) * copyK), replicator);
   }
-  return { task: 'sign', signatures };
+  return { task: 'sign', signatures, copySignatures };
 }
+
+/** The copy signatures' hash seed: independent of the main signatures'. */
+export const copySeed = (seed: number): number => (seed ^ 0x6a09e667) >>> 0;
 
 /** One weighted signature, by the engine's own weighted method when it has one, else through explicit copies. */
 export function signWeightedSet(engine: SignatureEngine, features: Uint32Array, weights: Float32Array, out: Uint32Array, replicator: WeightedReplicator): void {

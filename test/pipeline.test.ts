@@ -37,6 +37,31 @@ test('seeds: the three rewrites form one cluster, the two other stories stand al
   assert.notEqual(c['003'], c['004']);
 });
 
+test('a story printed word for word by more outlets than the signature df cap is one cluster', async () => {
+  // The five seeds, and seed 004 printed by 60 outlets: more than signatureMaxDf (50) articles share each of
+  // its grams, so the capped signatures have nothing left for them; the copy signatures find them.
+  const dir = await scratch();
+  const copied = (await readdir(SEEDS)).find((f) => f.startsWith('004'))!;
+  const text = await readFile(join(SEEDS, copied), 'utf8');
+  const lines = Array.from({ length: 60 }, (_, i) => JSON.stringify({ id: `outlet${String(i).padStart(2, '0')}`, text }));
+  await writeFile(join(dir, 'copies.jsonl'), lines.join('\n') + '\n');
+  const cluster = async (options: PipelineOptions) => {
+    const out = await scratch();
+    await runPipeline([SEEDS, join(dir, 'copies.jsonl')], out, options);
+    const rows = await readCsv(join(out, 'documents.csv'));
+    return new Map(rows.map((r) => [r.doc_id.startsWith('outlet') ? r.doc_id : r.doc_id.slice(0, 3), r.cluster_id]));
+  };
+  assert.ok(DEFAULT_OPTIONS.signatureMaxDf < 60);
+  const c = await cluster(DEFAULT_OPTIONS);
+  const copyClusters = new Set(Array.from({ length: 60 }, (_, i) => c.get(`outlet${String(i).padStart(2, '0')}`)));
+  assert.deepEqual([...copyClusters], [c.get('004')], 'the 60 copies and seed 004: one cluster');
+  assert.equal(c.get('000'), c.get('001'));
+  assert.notEqual(c.get('000'), c.get('004'));
+  // Without copy bands the copies match nothing: every one of their grams is over the cap.
+  const without = await cluster({ ...DEFAULT_OPTIONS, copyThreshold: 0 });
+  assert.equal(new Set(Array.from({ length: 60 }, (_, i) => without.get(`outlet${String(i).padStart(2, '0')}`))).size, 60);
+});
+
 test('seeds: the minhash package engine gives the same clusters as the default engine', async () => {
   assert.deepEqual(await seedClusters({ ...DEFAULT_OPTIONS, engine: 'minhash' }), await seedClusters(DEFAULT_OPTIONS));
 });
