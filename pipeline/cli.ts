@@ -40,7 +40,7 @@ const OPTION_HELP: Record<string, [string, string]> = {
   facts: ['on|off', `also take each article's numbers and capitalised names as facts, compared apart from the wording (default: ${D.shingles.facts ? 'on' : 'off'})`],
   'fact-agreement': ['F', `reject a pair whose articles both have ${MIN_FACTS}+ facts when their facts' weighted Jaccard is below F; 0 = never (default: ${D.factAgreement})`],
   'min-word-length': ['N', `skip words shorter than N letters; numbers are always kept (default: ${D.shingles.minWordLength})`],
-  weighting: ['W', `feature weights over the batch: idf = ln(N/df), smooth-idf = ln(1 + N/df), none (default: ${D.weighting})`],
+  weighting: ['W', `feature weights over the batch: idf = ln((N+1)/df), smooth-idf = ln(1 + N/df), none (default: ${D.weighting})`],
   engine: ['NAME', `signature engine: sketch (fast similarity sketching) | oph (one permutation, densified) | minhash (the npm package, slow) (default: ${D.engine})`],
   k: ['N', `values per MinHash signature (default: ${D.k})`],
   'signature-max-df': ['N', `leave features found in more than N articles out of signatures (not of the exact check); 0 = keep all (default: ${D.signatureMaxDf})`],

@@ -1,11 +1,12 @@
 /**
  * Feature weights. A rare word (a place, a name, a figure) says far more about which story an article tells
  * than a word every article of the batch uses, so features are weighted by inverse document frequency
- * computed over the batch. The default is plain idf = ln(N / df): a feature every article has weighs
- * nothing, so the topic that a whole batch shares does not add up to similarity (this is what lets the five
- * seed articles, all on one topic, be told apart). The price: in a batch where every article has a feature,
- * it counts for nothing, so a batch of just two identical articles does not cluster. smooth-idf =
- * ln(1 + N / df) never reaches zero; see docs/similarity.md for both measured.
+ * computed over the batch. The default is plain idf = ln((N + 1) / df), as if the batch held one more article
+ * that shares nothing: a feature every article has weighs almost nothing (ln 6/5 = 0.18 against 1.79 for a
+ * feature of one article, among the five seeds), so the topic a whole batch shares does not add up to
+ * similarity (this is what lets the five seed articles, all on one topic, be told apart), yet two identical
+ * articles alone in a batch still match, which ln(N / df) = 0 for all their features did not let them.
+ * smooth-idf = ln(1 + N / df) keeps a floor of ln 2 and puts the seeds wrong; see docs/similarity.md.
  */
 import invariant from 'tiny-invariant';
 import { isFact } from './facts.js';
@@ -109,8 +110,9 @@ export function smoothedIdf(documentFrequency: number, articles: number): number
   return Math.log(1 + articles / documentFrequency);
 }
 
+/** ln((N + 1) / df): see the top of this file. */
 export function plainIdf(documentFrequency: number, articles: number): number {
-  return Math.log(articles / documentFrequency);
+  return Math.log((articles + 1) / documentFrequency);
 }
 
 function countDocumentFrequencies(sets: Omit<FeatureSets, 'weights'>): DocumentFrequencies {

@@ -62,6 +62,22 @@ test('a story printed word for word by more outlets than the signature df cap is
   assert.equal(new Set(Array.from({ length: 60 }, (_, i) => without.get(`outlet${String(i).padStart(2, '0')}`))).size, 60);
 });
 
+test('two articles alone in a batch: copies and rewrites match, other stories do not', async () => {
+  const seed = async (prefix: string) => readFile(join(SEEDS, (await readdir(SEEDS)).find((f) => f.startsWith(prefix))!), 'utf8');
+  const pairClusters = async (a: string, b: string) => {
+    const dir = await scratch();
+    await writeFile(join(dir, 'a.txt'), await seed(a));
+    await writeFile(join(dir, 'b.txt'), await seed(b));
+    const out = await scratch();
+    await runPipeline([dir], out, DEFAULT_OPTIONS);
+    return new Set((await readCsv(join(out, 'documents.csv'))).map((r) => r.cluster_id)).size;
+  };
+  // Every gram of two copies is in both articles: IDF must not weigh them all 0.
+  assert.equal(await pairClusters('000', '000'), 1, 'two copies');
+  assert.equal(await pairClusters('000', '001'), 1, 'two rewrites');
+  assert.equal(await pairClusters('003', '004'), 2, 'two other stories');
+});
+
 test('seeds: the minhash package engine gives the same clusters as the default engine', async () => {
   assert.deepEqual(await seedClusters({ ...DEFAULT_OPTIONS, engine: 'minhash' }), await seedClusters(DEFAULT_OPTIONS));
 });

@@ -157,13 +157,15 @@ test('candidates are the pairs sharing a band, each once, sorted, whatever the b
   assert.deepEqual([...findCandidates(same, k, { bands: 2, rows: 2, maxBucketSize: 2 })], [0, 1, 0, 2, 0, 3, 0, 4, 1, 2, 1, 3, 1, 4]);
 });
 
-test('weights: plain IDF drops features every article has; a df cap and facts stay out of signatures only', () => {
+test('weights: plain IDF all but drops features every article has; a df cap and facts stay out of signatures only', () => {
   // Three articles: feature 6 is in all of them, 8 in two, 10 in one (even hashes: wording, not facts).
   const offsets = Float64Array.of(0, 3, 5, 6);
   const values = Uint32Array.of(6, 8, 10, 6, 8, 6);
   const plain = featureWeights({ offsets, values }, 'idf');
-  assert.equal(plain[0], 0); // ln(3/3)
-  assert.ok(Math.abs(plain[1] - Math.log(3 / 2)) < 1e-6);
+  // ln((N + 1) / df): as if a fourth article shared nothing.
+  assert.ok(Math.abs(plain[0] - Math.log(4 / 3)) < 1e-6);
+  assert.ok(Math.abs(plain[1] - Math.log(4 / 2)) < 1e-6);
+  assert.ok(Math.abs(plain[2] - Math.log(4)) < 1e-6);
   const smooth = featureWeights({ offsets, values }, 'smooth-idf');
   assert.ok(smooth.every((w) => w > 0), 'smoothed IDF never reaches zero');
   const capped = signatureWeights({ offsets, values, weights: smooth }, 1, 'smooth-idf');
@@ -171,9 +173,9 @@ test('weights: plain IDF drops features every article has; a df cap and facts st
   // A fact (odd hash) weighs nothing in signatures, whatever its document frequency; the rest keep theirs.
   const withFact = signatureWeights({ offsets: Float64Array.of(0, 2), values: Uint32Array.of(6, 9), weights: Float32Array.of(1, 1) }, 0, 'none');
   assert.deepEqual([...withFact], [1, 0]);
-  // A zero-weight feature contributes nothing: article 3 (only feature 6) under plain IDF has an empty signature.
+  // A zero-weight feature contributes nothing: an article whose only feature weighs 0 has an empty signature.
   const out = new Uint32Array(16);
-  createEngine('sketch', 16, 1).signWeighted!(Uint32Array.of(6), plain.subarray(5, 6), out);
+  createEngine('sketch', 16, 1).signWeighted!(Uint32Array.of(6), Float32Array.of(0), out);
   assert.ok(out.every((v) => v === EMPTY_SIGNATURE_VALUE));
 });
 
