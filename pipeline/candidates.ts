@@ -39,8 +39,11 @@ export function findCandidates(signatures: Uint32Array, k: number, options: Cand
   return findCandidatesIn([{ signatures, k, bands: options.bands, rows: options.rows }], options.maxBucketSize);
 }
 
-/** The same over several signature sets of the same articles: a pair is a candidate if any band of any set agrees. */
-export function findCandidatesIn(sources: BandedSignatures[], maxBucketSize: number): Uint32Array {
+/**
+ * The same over several signature sets of the same articles: a pair is a candidate if any band of any set
+ * agrees. `onBand` is called after each band (progress).
+ */
+export function findCandidatesIn(sources: BandedSignatures[], maxBucketSize: number, onBand: () => void = () => {}): Uint32Array {
   invariant(sources.length > 0, 'at least one set of signatures');
   const n = sources[0].signatures.length / sources[0].k;
   invariant(Number.isInteger(n), 'signature array length is a multiple of k');
@@ -66,6 +69,7 @@ export function findCandidatesIn(sources: BandedSignatures[], maxBucketSize: num
         emitBucket(sorted, bucketStart, p, maxBucketSize, pairs);
         bucketStart = p;
       }
+      onBand();
     }
   }
   return pairs.toSortedArray();

@@ -302,7 +302,13 @@ export function candidatesStage(out: string, options: Pick<PipelineOptions, 'lsh
     const sources: BandedSignatures[] = [{ signatures, k: signatureMeta.k, ...banding }];
     const copyBanding = copyThreshold > 0 ? optimalBanding(copyThreshold, signatureMeta.copyK) : undefined;
     if (copyBanding) sources.push({ signatures: copySignatures, k: signatureMeta.copyK, ...copyBanding });
-    const pairs = findCandidatesIn(sources, maxBucketSize);
+    const shown = progress('candidates', 'bands', sources.reduce((sum, source) => sum + source.bands, 0));
+    let pairs: Uint32Array;
+    try {
+      pairs = findCandidatesIn(sources, maxBucketSize, () => shown.advance(1));
+    } finally {
+      shown.done();
+    }
     const meta: CandidateMeta = { lshThreshold, bands: banding.bands, rows: banding.rows, copyThreshold };
     await writeArtifact(workPath(out, 'candidates.bin'), 'candidates', meta, { pairs });
     const articles = signatureMeta.articles;
