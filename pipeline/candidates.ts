@@ -6,6 +6,7 @@
 import invariant from 'tiny-invariant';
 import { combine32 } from './hash.js';
 import { EMPTY_SIGNATURE_VALUE, isEmptySignature } from './signature.js';
+import { doubled } from './typed-arrays.js';
 
 export interface CandidateOptions {
   bands: number;
@@ -98,13 +99,8 @@ class PairSet {
 
   add(i: number, j: number): void {
     if (this.count === this.first.length) {
-      const grow = (a: Uint32Array) => {
-        const grown = new Uint32Array(a.length * 2);
-        grown.set(a);
-        return grown;
-      };
-      this.first = grow(this.first);
-      this.second = grow(this.second);
+      this.first = doubled(this.first);
+      this.second = doubled(this.second);
     }
     this.first[this.count] = i;
     this.second[this.count++] = j;

@@ -8,6 +8,7 @@ import { CHAR_CLASS, DIGIT } from './char-classes.js';
 import { asWording, factHashes } from './facts.js';
 import { FNV_OFFSET, combine32, hashString, hashUnit, mix32 } from './hash.js';
 import { HashSet32 } from './hash-set.js';
+import { doubled } from './typed-arrays.js';
 
 export interface ShingleOptions {
   /** Word n-gram sizes to take, e.g. [1] for content words, [1, 2] to add adjacent content-word pairs. */
@@ -182,19 +183,12 @@ export class Shingler {
   }
 
   private growTokens(): void {
-    const grow = (a: Uint32Array) => {
-      const b = new Uint32Array(a.length * 2);
-      b.set(a);
-      return b;
-    };
-    this.tokens = grow(this.tokens);
-    this.tokenStart = grow(this.tokenStart);
-    this.tokenEnd = grow(this.tokenEnd);
+    this.tokens = doubled(this.tokens);
+    this.tokenStart = doubled(this.tokenStart);
+    this.tokenEnd = doubled(this.tokenEnd);
   }
 
   private growFeatures(): void {
-    const b = new Uint32Array(this.features.length * 2);
-    b.set(this.features);
-    this.features = b;
+    this.features = doubled(this.features);
   }
 }
