@@ -49,11 +49,12 @@ const OPTION_HELP: Record<string, [string, string]> = {
   'copy-threshold': ['J', `also band copy signatures (every gram, no df cap) for near copies at this similarity, so a story printed by more outlets than the cap is still found; 0 = off (default: ${D.copyThreshold})`],
   'max-bucket-size': ['N', `LSH buckets larger than N are linked through their first N members (default: ${D.maxBucketSize})`],
   concurrency: ['N', `files read at once (default: ${D.readConcurrency})`],
+  strict: ['', 'stop with exit code 1 at the first bad input, instead of skipping it and listing it in DIR/rejected.csv'],
   workers: ['N', `worker threads for shingling and signing; 0 = main thread only; outputs do not change (default: ${D.workers}, the cores)`],
 };
 
 const STAGE_OPTIONS: Record<string, string[]> = {
-  read: ['concurrency'],
+  read: ['concurrency', 'strict'],
   shingle: ['word-ngrams', 'char-ngram', 'stopwords', 'min-word-length', 'facts', 'weighting', 'workers'],
   sign: ['engine', 'k', 'seed', 'signature-max-df', 'workers'],
   candidates: ['lsh-threshold', 'copy-threshold', 'max-bucket-size'],
@@ -61,6 +62,8 @@ const STAGE_OPTIONS: Record<string, string[]> = {
   report: [],
 };
 const ALL_PIPELINE_OPTIONS = [...new Set(Object.values(STAGE_OPTIONS).flat())];
+/** Flags that take no argument. */
+const BOOLEAN_OPTIONS = new Set(['strict']);
 
 interface Command {
   usage: string;
@@ -217,6 +220,7 @@ export function optionsFrom(values: Record<string, string | boolean | undefined>
     factAgreement: parseNumber('fact-agreement', get('fact-agreement'), (x) => x >= 0 && x <= 1, 'a number in [0, 1]') ?? D.factAgreement,
     groupSimilarity: parseNumber('group-similarity', get('group-similarity'), (x) => x >= 0 && x <= 1, 'a number in [0, 1]') ?? D.groupSimilarity,
     workers: parseNumber('workers', get('workers'), (x) => isWhole(0)(x) && x <= 256, 'a whole number in 0..256') ?? D.workers,
+    strict: values.strict === true,
     readConcurrency: parseNumber('concurrency', get('concurrency'), (x) => isWhole(1)(x) && x <= 1024, 'a whole number in 1..1024') ?? D.readConcurrency,
   };
 }
@@ -225,7 +229,10 @@ const helpLine = (flag: string, description: string) => `  ${flag.padEnd(24)} ${
 
 function commandHelp(command: Command): string {
   const lines = [`Usage: ${command.usage}`, '', command.summary, '', 'Options:'];
-  for (const option of ['out', ...command.options]) lines.push(helpLine(`--${option} ${OPTION_HELP[option][0]}`, OPTION_HELP[option][1]));
+  for (const option of ['out', ...command.options]) {
+    const [argument, description] = OPTION_HELP[option];
+    lines.push(helpLine(argument === '' ? `--${option}` : `--${option} ${argument}`, description));
+  }
   lines.push(helpLine('--json', 'print the stage statistics (or the scores) as JSON'), helpLine('-h, --help', 'this help'), '', 'Examples:');
   for (const example of command.examples) lines.push(`  ${example}`);
   return lines.join('\n') + '\n';
@@ -258,7 +265,7 @@ export async function main(argv: string[]): Promise<number> {
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     };
-    for (const option of command.options) optionSpec[option] = { type: 'string' };
+    for (const option of command.options) optionSpec[option] = { type: BOOLEAN_OPTIONS.has(option) ? 'boolean' : 'string' };
     let parsed;
     try {
       parsed = parseArgs({ args: rest, options: optionSpec, allowPositionals: true, strict: true });

@@ -5,12 +5,15 @@
 export class InputError extends Error {
   readonly file: string;
   readonly line: number | undefined;
+  /** What is wrong, without the place. */
+  readonly problem: string;
 
   constructor(file: string, line: number | undefined, problem: string) {
     super(`${line === undefined ? file : `${file}:${line}`}: ${problem}`);
     this.name = 'InputError';
     this.file = file;
     this.line = line;
+    this.problem = problem;
   }
 }
 

@@ -45,6 +45,8 @@ export interface PipelineOptions {
   linkage: Linkage;
   /** With average linkage: the mean similarity two groups need, as a fraction of the threshold. */
   groupSimilarity: number;
+  /** Stop at the first bad input (exit code 1) instead of skipping it and listing it in rejected.csv. */
+  strict: boolean;
   /** Concurrent file reads. */
   readConcurrency: number;
   /** Worker threads for shingling and signing; 0 runs them on the main thread. Never changes the output. */
@@ -79,6 +81,7 @@ export const DEFAULT_OPTIONS: PipelineOptions = {
   factAgreement: 0.13,
   linkage: 'every-member',
   groupSimilarity: 0.5,
+  strict: false,
   readConcurrency: 16,
   workers: DEFAULT_WORKERS,
 };

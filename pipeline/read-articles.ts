@@ -63,18 +63,56 @@ function fsProblem(err: NodeJS.ErrnoException): string {
 // ---------------------------------------------------------------------------------------------------------
 // Reading
 
-export async function* readArticles(
-  inputs: string[],
-  options: { concurrency?: number } = {},
-): AsyncGenerator<Article> {
+/** An input, or a part of one, that was skipped or changed, and why. */
+export interface Rejection {
+  file: string;
+  /** The line, for JSONL and feeds. */
+  line?: number;
+  /** The article's id, when it got that far. */
+  id?: string;
+  /** 'skipped': left out of the run; 'truncated': read, but its text cut to MAX_ARTICLE_CHARS. */
+  action: 'skipped' | 'truncated';
+  reason: string;
+}
+
+export interface ReadOptions {
+  concurrency?: number;
+  /**
+   * Called for each bad input, which is then skipped (or truncated) and the reading goes on. Without it the
+   * first bad input throws its InputError (--strict). An input path that does not exist, or a file named
+   * on the command line that is not of a readable type, always throws: that is a mistake in the command.
+   */
+  onReject?: (rejection: Rejection) => void;
+}
+
+/**
+ * Longest text kept of one article, in characters: longer ones are cut (a 200 MB "article" is a broken feed,
+ * and would cost gigabytes in every stage).
+ */
+export const MAX_ARTICLE_CHARS = 1_000_000;
+
+/**
+ * Control characters, a backslash, a leading slash or a ".." segment: an id must print on one line and must
+ * not climb out of a folder if someone downstream makes a file name of it. Other slashes are fine: feed ids
+ * are URLs.
+ */
+const UNSAFE_ID = /[\\\x00-\x1f\x7f]|^\/|(?:^|\/)\.\.(?:\/|$)/;
+
+export async function* readArticles(inputs: string[], options: ReadOptions = {}): AsyncGenerator<Article> {
   const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
   const limit = pLimit(concurrency);
   const files = await listInputFiles(inputs);
+  const { onReject } = options;
+  /** Skips what `error` describes when rejections are collected; throws it otherwise. */
+  const reject = (error: InputError, id?: string): void => {
+    if (!onReject) throw error;
+    onReject({ file: error.file, line: error.line, id, action: 'skipped', reason: error.problem });
+  };
 
   // Whole-file formats are read ahead through the limiter, but at most `concurrency` files past the one being
   // yielded, so memory is bounded by that window rather than by the corpus. JSONL files are streamed when their
   // turn comes (undefined placeholder), so a huge one never sits in memory.
-  const window: Array<Promise<Article[]> | undefined> = [];
+  const window: Array<Promise<WholeFile> | undefined> = [];
   let scheduled = 0;
   const fillWindow = (): void => {
     while (scheduled < files.length && window.length < concurrency) {
@@ -90,24 +128,63 @@ export async function* readArticles(
   for (const file of files) {
     fillWindow();
     const read = window.shift();
-    const articles = read === undefined ? readJsonl(file) : await read;
+    let articles: Iterable<Article> | AsyncIterable<Article>;
+    try {
+      if (read === undefined) articles = readJsonl(file, reject);
+      else {
+        // Files are read ahead, out of order; their rejections are reported now, in input order.
+        const whole = await read;
+        for (const error of whole.rejected) reject(error);
+        articles = whole.articles;
+      }
+    } catch (error) {
+      if (!(error instanceof InputError)) throw error;
+      reject(error);
+      continue;
+    }
     for await (const article of articles) {
       const line = article.origin === file ? undefined : Number(article.origin.slice(file.length + 1));
-      if (article.id === '') throw new InputError(file, line, 'empty id');
-      const earlier = originOfId.get(article.id);
-      if (earlier !== undefined) throw new InputError(file, line, `id "${article.id}" was already used in ${earlier}`);
+      const problem = articleProblem(article, originOfId.get(article.id));
+      if (problem !== undefined) {
+        reject(new InputError(file, line, problem), article.id === '' ? undefined : article.id);
+        continue;
+      }
       originOfId.set(article.id, article.origin);
+      if (article.text.length > MAX_ARTICLE_CHARS) {
+        const reason = `text of ${article.text.length.toLocaleString('en-US')} characters cut to ${MAX_ARTICLE_CHARS.toLocaleString('en-US')}`;
+        if (!onReject) throw new InputError(file, line, `${reason}: an article this long is a broken input`);
+        onReject({ file, line, id: article.id, action: 'truncated', reason });
+        article.text = article.text.slice(0, MAX_ARTICLE_CHARS);
+      }
       yield article;
     }
   }
 }
 
-async function readWholeFile(file: string): Promise<Article[]> {
+/** Why `article` cannot be used, or undefined. `earlier`: where its id was first seen, if it was. */
+function articleProblem(article: Article, earlier: string | undefined): string | undefined {
+  if (article.id === '') return 'empty id';
+  if (UNSAFE_ID.test(article.id)) return `id ${JSON.stringify(article.id)} has a control character, a backslash, a leading "/" or a ".." segment`;
+  if (earlier !== undefined) return `id "${article.id}" was already used in ${earlier}`;
+  if (article.title.trim() === '' && article.text.trim() === '') return 'no text: the article is empty or only whitespace';
+  if (article.text.includes('\0') || article.title.includes('\0')) return 'binary data (NUL bytes), not text';
+  return undefined;
+}
+
+/** A file read whole: its articles, and the items of it that could not be read. */
+interface WholeFile {
+  articles: Article[];
+  rejected: InputError[];
+}
+
+async function readWholeFile(file: string): Promise<WholeFile> {
   const bytes = await readFile(file).catch((err: NodeJS.ErrnoException) => {
     throw new InputError(file, undefined, fsProblem(err));
   });
   const content = decodeUtf8(bytes, file, undefined);
-  return formatOf(file) === '.txt' ? [readTxt(file, content)] : readFeed(file, content);
+  const rejected: InputError[] = [];
+  const articles = formatOf(file) === '.txt' ? [readTxt(file, content)] : readFeed(file, content, rejected);
+  return { articles, rejected };
 }
 
 // Not shared mutable state: decode() without {stream: true} starts afresh on every call. It strips a leading BOM.
@@ -140,7 +217,7 @@ function readTxt(file: string, content: string): Article {
 // ---------------------------------------------------------------------------------------------------------
 // .jsonl: one article per line
 
-async function* readJsonl(file: string): AsyncGenerator<Article> {
+async function* readJsonl(file: string, reject: (error: InputError) => void): AsyncGenerator<Article> {
   // Opened first so that a missing file is an InputError rather than a stream error event.
   const handle = await open(file).catch((err: NodeJS.ErrnoException) => {
     throw new InputError(file, undefined, fsProblem(err));
@@ -154,8 +231,15 @@ async function* readJsonl(file: string): AsyncGenerator<Article> {
     let lineNumber = 0;
     for await (const raw of lines) {
       lineNumber++;
-      const line = decodeUtf8(Buffer.from(raw, 'latin1'), file, lineNumber);
-      if (line.trim() !== '') yield parseJsonlLine(file, lineNumber, line);
+      let article: Article | undefined;
+      try {
+        const line = decodeUtf8(Buffer.from(raw, 'latin1'), file, lineNumber);
+        if (line.trim() !== '') article = parseJsonlLine(file, lineNumber, line);
+      } catch (error) {
+        if (!(error instanceof InputError)) throw error;
+        reject(error);
+      }
+      if (article) yield article;
     }
   } finally {
     lines.close();
@@ -244,7 +328,7 @@ interface FeedItem {
   published: string;
 }
 
-function readFeed(file: string, content: string): Article[] {
+function readFeed(file: string, content: string, rejected: InputError[]): Article[] {
   const invalid = XMLValidator.validate(content);
   if (invalid !== true) throw new InputError(file, invalid.err.line, `malformed XML: ${invalid.err.msg}`);
 
@@ -271,7 +355,8 @@ function readFeed(file: string, content: string): Article[] {
       const line = lineOf(node);
       const item = read(node);
       if (item.id === '') {
-        throw new InputError(file, line, `item ${articles.length + 1} has no id (RSS <guid>, Atom <id>) and no link to use instead`);
+        rejected.push(new InputError(file, line, `item ${articles.length + rejected.length + 1} has no id (RSS <guid>, Atom <id>) and no link to use instead`));
+        continue;
       }
       articles.push({
         id: item.id,

@@ -9,6 +9,7 @@
 import { join } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { AtomicLineWriter, writeFileAtomic } from './atomic-write.js';
+import type { Rejection } from './read-articles.js';
 import type { LoadedClustering, StoredArticle } from './stages.js';
 
 /** Similarities are printed with a fixed number of decimals, so outputs are byte-identical run to run. */
@@ -21,6 +22,17 @@ export interface ReportCounts {
   duplicatesRemoved: number;
   verifiedPairs: number;
   [name: string]: number;
+}
+
+/**
+ * OUT/rejected.csv: every input skipped (or cut) by the read stage, in input order, with the reason. Written
+ * on every run, with only its header when nothing was rejected, so it never describes an earlier run.
+ */
+export async function writeRejected(out: string, rejections: Rejection[]): Promise<void> {
+  // A rejected id may hold control characters: written escaped, as the reason quotes it.
+  const printable = (id: string) => id.replace(/[\x00-\x1f\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const rows = rejections.map((r) => [r.file, r.line ?? '', r.id === undefined ? '' : printable(r.id), r.action, r.reason]);
+  await writeFileAtomic(join(out, 'rejected.csv'), stringify(rows, { header: true, columns: ['file', 'line', 'id', 'action', 'reason'] }));
 }
 
 export async function writeReports(

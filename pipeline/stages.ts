@@ -25,8 +25,8 @@ import { isFact } from './facts.js';
 import { optimalBanding } from './lsh-params.js';
 import { type PipelineOptions } from './options.js';
 import { progress } from './progress.js';
-import { readArticles } from './read-articles.js';
-import { writeReports } from './report.js';
+import { type Rejection, readArticles } from './read-articles.js';
+import { writeRejected, writeReports } from './report.js';
 import { type ShingleOptions } from './shingle.js';
 import { type EngineName, createEngine } from './signature.js';
 import { TOTAL_SLOTS, articleTotals } from './similarity.js';
@@ -98,15 +98,18 @@ async function* readWorkLines(out: string): AsyncGenerator<string> {
   }
 }
 
-export function readStage(inputs: string[], out: string, options: Pick<PipelineOptions, 'readConcurrency'>): Promise<StageStats> {
-  return timed(out, 'read', { inputs, readConcurrency: options.readConcurrency }, async () => {
+export function readStage(inputs: string[], out: string, options: Pick<PipelineOptions, 'readConcurrency' | 'strict'>): Promise<StageStats> {
+  return timed(out, 'read', { inputs, readConcurrency: options.readConcurrency, strict: options.strict }, async () => {
     const writer = await AtomicLineWriter.create(workPath(out, 'articles.jsonl'));
     const shown = progress('read', 'articles');
     let articles = 0;
+    // Without --strict, bad inputs are skipped and listed in OUT/rejected.csv, written whole at the end.
+    const rejections: Rejection[] = [];
+    const onReject = options.strict ? undefined : (rejection: Rejection) => void rejections.push(rejection);
     // Lines go out in chunks of about a megabyte: one write per article would cost more than the JSON.
     let chunk = '';
     try {
-      for await (const article of readArticles(inputs, { concurrency: options.readConcurrency })) {
+      for await (const article of readArticles(inputs, { concurrency: options.readConcurrency, onReject })) {
         const stored: StoredArticle = {
           id: article.id,
           title: article.title,
@@ -125,6 +128,7 @@ export function readStage(inputs: string[], out: string, options: Pick<PipelineO
         shown.advance(1);
       }
       await writer.write(chunk);
+      await writeRejected(out, rejections);
       await writer.commit();
     } catch (error) {
       await writer.abort();
@@ -132,7 +136,7 @@ export function readStage(inputs: string[], out: string, options: Pick<PipelineO
     } finally {
       shown.done();
     }
-    return { articles };
+    return { articles, rejected: rejections.filter((r) => r.action === 'skipped').length, truncated: rejections.filter((r) => r.action === 'truncated').length };
   });
 }
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
@@ -38,14 +38,25 @@ test('wrong usage exits 2 with a one-line message saying what to do', () => {
   assert.equal(noInput.status, 2);
 });
 
-test('bad input exits 1 naming the file and line, and writes no reports', async (t) => {
+test('bad input is skipped and listed in rejected.csv; with --strict it exits 1 naming the file and line, and writes no reports', async (t) => {
   const dir = await scratch(t);
   const feed = join(dir, 'feed.jsonl');
+  await writeFile(feed, '{"id": "a", "text": "fine"}\n{"id": "b"}\n{"id": "c", "text": "also fine"}\n');
+  const lenient = neardup('run', feed, '--out', join(dir, 'out'));
+  assert.equal(lenient.status, 0, lenient.stderr);
+  const rejected = await readFile(join(dir, 'out', 'rejected.csv'), 'utf8');
+  assert.equal(rejected.split('\n')[0], 'file,line,id,action,reason');
+  assert.match(rejected, /feed\.jsonl,2,,skipped,"""text"" must be a string/);
+  assert.equal((await readFile(join(dir, 'out', 'documents.csv'), 'utf8')).trim().split('\n').length, 3, 'header and the two good articles');
+  // A clean re-run leaves a rejected.csv with its header only: never a stale list.
+  await writeFile(feed, '{"id": "a", "text": "fine"}\n');
+  assert.equal(neardup('run', feed, '--out', join(dir, 'out')).status, 0);
+  assert.equal(await readFile(join(dir, 'out', 'rejected.csv'), 'utf8'), 'file,line,id,action,reason\n');
   await writeFile(feed, '{"id": "a", "text": "fine"}\n{"id": "b"}\n');
-  const result = neardup('run', feed, '--out', join(dir, 'out'));
-  assert.equal(result.status, 1);
-  assert.match(result.stderr, /feed\.jsonl:2: "text" must be a string/);
-  assert.ok(!existsSync(join(dir, 'out', 'documents.csv')));
+  const strict = neardup('run', feed, '--out', join(dir, 'strict'), '--strict');
+  assert.equal(strict.status, 1);
+  assert.match(strict.stderr, /feed\.jsonl:2: "text" must be a string/);
+  assert.ok(!existsSync(join(dir, 'strict', 'documents.csv')));
 });
 
 test('run --json prints every stage with its counts', async (t) => {

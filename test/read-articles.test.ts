@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Article } from '../pipeline/article.js';
 import { InputError } from '../pipeline/errors.js';
-import { listInputFiles, readArticles } from '../pipeline/read-articles.js';
+import { MAX_ARTICLE_CHARS, type Rejection, listInputFiles, readArticles } from '../pipeline/read-articles.js';
 
 const SEEDS = fileURLToPath(new URL('../../seeds', import.meta.url));
 
@@ -60,7 +60,7 @@ test('jsonl: fields, numeric ids, blank lines skipped, origin path:line', async 
     '',
     JSON.stringify({ id: 42, text: 'Body 42' }),
     '   ',
-    JSON.stringify({ id: 'c', text: '', published_at: 'sometime last week' }),
+    JSON.stringify({ id: 'c', title: 'Title only', text: '', published_at: 'sometime last week' }),
   ];
   await withFiles({ 'feed.jsonl': lines.join('\n') + '\n' }, async (dir) => {
     const file = join(dir, 'feed.jsonl');
@@ -225,7 +225,7 @@ test('order is deterministic and the same for every concurrency', async () => {
   for (let i = 0; i < 60; i++) {
     const name = `d${i % 4}/${String((i * 37) % 60).padStart(2, '0')}`;
     if (i % 10 === 3) files[`${name}.jsonl`] = `{"id":"${name}-1","text":"x"}\n{"id":"${name}-2","text":"y"}\n`;
-    else if (i % 10 === 7) files[`${name}.xml`] = `<rss><channel><item><guid>${name}-rss</guid></item></channel></rss>`;
+    else if (i % 10 === 7) files[`${name}.xml`] = `<rss><channel><item><guid>${name}-rss</guid><title>T</title></item></channel></rss>`;
     else files[`${name}.txt`] = `Title ${i}\n${'body '.repeat(i * 100)}`;
   }
   await withFiles(files, async (dir) => {
@@ -293,4 +293,61 @@ test('the seeds: five articles in path order', async () => {
     'Kaluga Oblast Anti-Aircraft Systems Destroy 40 UAVs in Incident with No Casualties, Officials Note Effective Defense',
   );
   assert.ok(articles.every((a) => a.text.length > 0 && !a.text.startsWith(a.title)));
+});
+
+test('without --strict every kind of bad input is skipped and reported, in input order, and reading goes on', async () => {
+  const long = 'word '.repeat(MAX_ARTICLE_CHARS / 5 + 10);
+  const files: Record<string, string | Uint8Array> = {
+    'a-good.txt': 'Title\nA body.\n',
+    'b-utf8.txt': Buffer.concat([Buffer.from('T\nbody '), Buffer.from([0xc3, 0x28])]),
+    'c-binary.txt': 'T\nbin\u0000ary\n',
+    'd-blank.txt': '  \n\t\n',
+    'e.jsonl': [
+      '{"id":"e1","text":"fine"}',
+      'not json',
+      '{"id":"e2"}',
+      '{"id":"e1","text":"again"}',
+      '{"id":"c\\u0001","text":"x"}',
+      '{"id":"..\\/up","text":"x"}',
+      '{"id":"\\/abs","text":"x"}',
+      '{"id":"back\\\\slash","text":"x"}',
+      '{"id":"https://example.com/ok","text":"a URL id is fine"}',
+      JSON.stringify({ id: 'long', text: long }),
+    ].join('\n'),
+    'f.rss': '<rss><channel><item><title>no id</title></item><item><guid>g</guid><title>ok</title></item></channel></rss>',
+    'g.xml': '<rss><channel>',
+  };
+  await withFiles(files, async (dir) => {
+    await symlink(join(dir, 'missing-target.txt'), join(dir, 'h-dangling.txt'));
+    for (const concurrency of [1, 8]) {
+      const rejections: Rejection[] = [];
+      const ids: string[] = [];
+      let longText = 0;
+      for await (const article of readArticles([dir], { concurrency, onReject: (r) => rejections.push(r) })) {
+        ids.push(article.id);
+        if (article.id === 'long') longText = article.text.length;
+      }
+      assert.deepEqual(ids, ['a-good', 'e1', 'https://example.com/ok', 'long', 'g']);
+      assert.equal(longText, MAX_ARTICLE_CHARS);
+      const seen = rejections.map((r) => `${basename(r.file)}:${r.line ?? ''} ${r.action} ${r.reason.split(/[;(:]/)[0].trim()}`);
+      assert.deepEqual(seen, [
+        'b-utf8.txt: skipped not valid UTF-8',
+        'c-binary.txt: skipped binary data',
+        'd-blank.txt: skipped no text',
+        'e.jsonl:2 skipped not valid JSON',
+        'e.jsonl:3 skipped "text" must be a string, got nothing',
+        'e.jsonl:4 skipped id "e1" was already used in ' + join(dir, 'e.jsonl'),
+        'e.jsonl:5 skipped id "c\\u0001" has a control character, a backslash, a leading "/" or a ".." segment',
+        'e.jsonl:6 skipped id "../up" has a control character, a backslash, a leading "/" or a ".." segment',
+        'e.jsonl:7 skipped id "/abs" has a control character, a backslash, a leading "/" or a ".." segment',
+        'e.jsonl:8 skipped id "back\\\\slash" has a control character, a backslash, a leading "/" or a ".." segment',
+        'e.jsonl:10 truncated text of 1,000,050 characters cut to 1,000,000',
+        'f.rss:1 skipped item 1 has no id',
+        'g.xml:1 skipped malformed XML',
+        'h-dangling.txt: skipped no such file or directory',
+      ], `concurrency ${concurrency}`);
+    }
+    // --strict: the first of them stops the reading.
+    await rejectsInput([dir], /b-utf8\.txt: not valid UTF-8/);
+  });
 });
