@@ -32,7 +32,7 @@ export async function writeRejected(out: string, rejections: Rejection[]): Promi
   // A rejected id may hold control characters: written escaped, as the reason quotes it.
   const printable = (id: string) => id.replace(/[\x00-\x1f\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
   const rows = rejections.map((r) => [r.file, r.line ?? '', r.id === undefined ? '' : printable(r.id), r.action, r.reason]);
-  await writeFileAtomic(join(out, 'rejected.csv'), stringify(rows, { header: true, columns: ['file', 'line', 'id', 'action', 'reason'] }));
+  await writeCsv(join(out, 'rejected.csv'), ['file', 'line', 'id', 'action', 'reason'], rows);
 }
 
 export async function writeReports(
@@ -141,6 +141,19 @@ export async function writeReports(
   };
 }
 
+/** Every CSV the project writes goes through here: RFC 4180 quoting, and no cell a spreadsheet would run. */
 async function writeCsv(path: string, columns: string[], rows: unknown[][]): Promise<void> {
-  await writeFileAtomic(path, stringify(rows, { header: true, columns, record_delimiter: 'unix' }));
+  await writeFileAtomic(path, stringify(rows, { header: true, columns, record_delimiter: 'unix', cast: { string: inertCell } }));
 }
+
+/**
+ * A cell starting with =, +, -, @, a tab or a carriage return is a formula to a spreadsheet (CSV injection:
+ * an article id or title like "=HYPERLINK(...)" would run when an editor opens the file). Such cells get a
+ * leading apostrophe, which spreadsheets show as text and which the OWASP guidance recommends; a program
+ * reading ids from the CSV strips a leading apostrophe, or reads deduplicated.jsonl, which is left as is.
+ */
+export function inertCell(value: string): string {
+  return FORMULA_START.test(value) ? `'${value}` : value;
+}
+
+const FORMULA_START = /^[=+\-@\t\r]/;

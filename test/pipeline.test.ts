@@ -193,3 +193,28 @@ test('work files: arrays come back as written; a missing, foreign or truncated f
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('no CSV cell starts a spreadsheet formula: ids, titles and reasons from the input are made inert', async () => {
+  const dir = await scratch();
+  const seed = await readFile(join(SEEDS, (await readdir(SEEDS)).find((f) => f.startsWith('000'))!), 'utf8');
+  const body = seed.split('\n').slice(1).join('\n');
+  const hostile = ['=HYPERLINK("http://evil.example","x")', '+1+1', '-2+3', '@SUM(A1)', '\tTAB', '\rCR'];
+  const lines = hostile.map((id) => JSON.stringify({ id, title: '=cmd|" /C calc"!A0', text: body }));
+  lines.push(JSON.stringify({ id: '=dup', text: 'x' }), JSON.stringify({ id: '=dup', text: 'y' }));
+  await writeFile(join(dir, 'feed.jsonl'), lines.join('\n') + '\n');
+  const out = await scratch();
+  await runPipeline([join(dir, 'feed.jsonl'), SEEDS], out, DEFAULT_OPTIONS);
+  for (const file of ['documents.csv', 'clusters.csv', 'pairs.csv', 'rejected.csv']) {
+    const rows = await readCsv(join(out, file));
+    assert.ok(rows.length > 0, `${file} has rows`);
+    for (const row of rows) for (const [column, cell] of Object.entries(row)) assert.ok(!/^[=+\-@\t\r]/.test(cell), `${file} ${column}: ${JSON.stringify(cell)}`);
+  }
+  // The apostrophe is all that changes: the ids are still there to read.
+  const documents = await readCsv(join(out, 'documents.csv'));
+  assert.ok(documents.some((r) => r.doc_id === `'${hostile[0]}`));
+  const clusters = await readCsv(join(out, 'clusters.csv'));
+  assert.ok(clusters.some((r) => r.representative_title === `'=cmd|" /C calc"!A0`));
+  // JSON output is not a spreadsheet: the feed keeps the ids as given (ids with a tab or a carriage return
+  // were rejected as unsafe; the cluster's founder is the smallest id left).
+  assert.match(await readFile(join(out, 'deduplicated.jsonl'), 'utf8'), /"id":"\+1\+1"/);
+});
