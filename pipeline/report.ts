@@ -25,14 +25,14 @@ export interface ReportCounts {
 }
 
 /**
- * OUT/rejected.csv: every input skipped (or cut) by the read stage, in input order, with the reason. Written
- * on every run, with only its header when nothing was rejected, so it never describes an earlier run.
+ * rejected.csv (at `path`): every input skipped (or cut) by the read stage, in input order, with the reason.
+ * Written on every run, with only its header when nothing was rejected, so it never describes an earlier run.
  */
-export async function writeRejected(out: string, rejections: Rejection[]): Promise<void> {
+export async function writeRejected(path: string, rejections: Rejection[]): Promise<void> {
   // A rejected id may hold control characters: written escaped, as the reason quotes it.
   const printable = (id: string) => id.replace(/[\x00-\x1f\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
   const rows = rejections.map((r) => [r.file, r.line ?? '', r.id === undefined ? '' : printable(r.id), r.action, r.reason]);
-  await writeCsv(join(out, 'rejected.csv'), ['file', 'line', 'id', 'action', 'reason'], rows);
+  await writeCsv(path, ['file', 'line', 'id', 'action', 'reason'], rows);
 }
 
 export async function writeReports(

@@ -11,7 +11,7 @@
  *   report    all of the above  -> documents.csv, clusters.csv, pairs.csv, deduplicated.jsonl, run.json
  */
 import { createReadStream } from 'node:fs';
-import { readFile, readdir } from 'node:fs/promises';
+import { copyFile, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { performance } from 'node:perf_hooks';
@@ -26,6 +26,7 @@ import { optimalBanding } from './lsh-params.js';
 import { type PipelineOptions } from './options.js';
 import { progress } from './progress.js';
 import { type Rejection, readArticles } from './read-articles.js';
+import { publishReports } from './publish.js';
 import { writeRejected, writeReports } from './report.js';
 import { type ShingleOptions } from './shingle.js';
 import { type EngineName, createEngine } from './signature.js';
@@ -103,7 +104,7 @@ export function readStage(inputs: string[], out: string, options: Pick<PipelineO
     const writer = await AtomicLineWriter.create(workPath(out, 'articles.jsonl'));
     const shown = progress('read', 'articles');
     let articles = 0;
-    // Without --strict, bad inputs are skipped and listed in OUT/rejected.csv, written whole at the end.
+    // Without --strict, bad inputs are skipped and listed in work/rejected.csv (OUT/rejected.csv once reported).
     const rejections: Rejection[] = [];
     const onReject = options.strict ? undefined : (rejection: Rejection) => void rejections.push(rejection);
     // Lines go out in chunks of about a megabyte: one write per article would cost more than the JSON.
@@ -128,7 +129,7 @@ export function readStage(inputs: string[], out: string, options: Pick<PipelineO
         shown.advance(1);
       }
       await writer.write(chunk);
-      await writeRejected(out, rejections);
+      await writeRejected(workPath(out, 'rejected.csv'), rejections);
       await writer.commit();
     } catch (error) {
       await writer.abort();
@@ -439,22 +440,29 @@ export function reportStage(out: string): Promise<StageStats> {
   return timed(out, 'report', {}, async () => {
     const start = performance.now();
     const clustering = await loadClustering(out);
-    const written = await writeReports(out, clustering, readStoredArticles(out));
-    const stages: Record<string, unknown> = {};
-    for (const file of (await readdir(join(out, 'work'))).sort()) {
-      if (file.endsWith('.stats.json') && file !== 'report.stats.json') {
-        const stats = JSON.parse(await readFile(join(out, 'work', file), 'utf8')) as StageStats;
-        stages[stats.stage] = stats;
+    // All reports go into one new folder, made OUT's reports in one step (publish.ts).
+    return publishReports(out, REPORT_FILES, async (folder) => {
+      const written = await writeReports(folder, clustering, readStoredArticles(out));
+      await copyFile(workPath(out, 'rejected.csv'), join(folder, 'rejected.csv'));
+      const stages: Record<string, unknown> = {};
+      for (const file of (await readdir(join(out, 'work'))).sort()) {
+        if (file.endsWith('.stats.json') && file !== 'report.stats.json') {
+          const stats = JSON.parse(await readFile(join(out, 'work', file), 'utf8')) as StageStats;
+          stages[stats.stage] = stats;
+        }
       }
-    }
-    const version = (JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-    // The report stage's own time so far (run.json is its last output); each stage lists the options it ran with.
-    stages.report = { stage: 'report', seconds: round((performance.now() - start) / 1000, 3) };
-    const run = { neardup: version, stages, outputs: written };
-    await writeFileAtomic(join(out, 'run.json'), JSON.stringify(run, null, 2) + '\n');
-    return { articles: clustering.ids.length, ...written };
+      const version = (JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+      // The report stage's own time so far (run.json is its last output); each stage lists the options it ran with.
+      stages.report = { stage: 'report', seconds: round((performance.now() - start) / 1000, 3) };
+      const run = { neardup: version, stages, outputs: written };
+      await writeFileAtomic(join(folder, 'run.json'), JSON.stringify(run, null, 2) + '\n');
+      return { articles: clustering.ids.length, ...written };
+    });
   });
 }
+
+/** What the report stage writes into OUT (as links into OUT/current, see publish.ts). */
+export const REPORT_FILES = ['documents.csv', 'clusters.csv', 'pairs.csv', 'deduplicated.jsonl', 'rejected.csv', 'run.json'];
 
 /** All stages in order; returns their statistics. */
 export async function runPipeline(inputs: string[], out: string, options: PipelineOptions): Promise<StageStats[]> {
