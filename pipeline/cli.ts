@@ -55,7 +55,7 @@ const OPTION_HELP: Record<string, [string, string]> = {
 
 const STAGE_OPTIONS: Record<string, string[]> = {
   read: ['concurrency', 'strict'],
-  shingle: ['word-ngrams', 'char-ngram', 'stopwords', 'min-word-length', 'facts', 'weighting', 'workers'],
+  shingle: ['word-ngrams', 'char-ngram', 'stopwords', 'min-word-length', 'facts', 'weighting', 'workers', 'strict'],
   sign: ['engine', 'k', 'seed', 'signature-max-df', 'workers'],
   candidates: ['lsh-threshold', 'copy-threshold', 'max-bucket-size'],
   cluster: ['threshold', 'measure', 'fact-agreement', 'linkage', 'group-similarity', 'workers'],

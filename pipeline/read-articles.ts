@@ -70,8 +70,11 @@ export interface Rejection {
   line?: number;
   /** The article's id, when it got that far. */
   id?: string;
-  /** 'skipped': left out of the run; 'truncated': read, but its text cut to MAX_ARTICLE_CHARS. */
-  action: 'skipped' | 'truncated';
+  /**
+   * 'skipped': left out of the run; 'truncated': read, but its text cut to MAX_ARTICLE_CHARS; 'kept alone':
+   * read, but with nothing to compare (the shingle stage finds these), so it is a cluster of its own.
+   */
+  action: 'skipped' | 'truncated' | 'kept alone';
   reason: string;
 }
 

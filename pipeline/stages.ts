@@ -11,7 +11,7 @@
  *   report    all of the above  -> documents.csv, clusters.csv, pairs.csv, deduplicated.jsonl, run.json
  */
 import { createReadStream } from 'node:fs';
-import { copyFile, readFile, readdir } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { performance } from 'node:perf_hooks';
@@ -26,6 +26,7 @@ import { optimalBanding } from './lsh-params.js';
 import { type PipelineOptions } from './options.js';
 import { progress } from './progress.js';
 import { type Rejection, readArticles } from './read-articles.js';
+import { InputError } from './errors.js';
 import { publishReports } from './publish.js';
 import { writeRejected, writeReports } from './report.js';
 import { type ShingleOptions } from './shingle.js';
@@ -104,7 +105,7 @@ export function readStage(inputs: string[], out: string, options: Pick<PipelineO
     const writer = await AtomicLineWriter.create(workPath(out, 'articles.jsonl'));
     const shown = progress('read', 'articles');
     let articles = 0;
-    // Without --strict, bad inputs are skipped and listed in work/rejected.csv (OUT/rejected.csv once reported).
+    // Without --strict, bad inputs are skipped and listed in work/rejected.json (OUT/rejected.csv once reported).
     const rejections: Rejection[] = [];
     const onReject = options.strict ? undefined : (rejection: Rejection) => void rejections.push(rejection);
     // Lines go out in chunks of about a megabyte: one write per article would cost more than the JSON.
@@ -129,7 +130,7 @@ export function readStage(inputs: string[], out: string, options: Pick<PipelineO
         shown.advance(1);
       }
       await writer.write(chunk);
-      await writeRejected(workPath(out, 'rejected.csv'), rejections);
+      await writeFileAtomic(workPath(out, 'rejected.json'), JSON.stringify(rejections));
       await writer.commit();
     } catch (error) {
       await writer.abort();
@@ -156,7 +157,7 @@ function copyToShared(array: Float32Array): Float32Array {
 /** Articles per task sent to a worker: large enough to amortise messaging, small enough to balance load. */
 const BATCH_SIZE = 2000;
 
-export function shingleStage(out: string, options: Pick<PipelineOptions, 'shingles' | 'weighting' | 'workers'>): Promise<StageStats> {
+export function shingleStage(out: string, options: Pick<PipelineOptions, 'shingles' | 'weighting' | 'workers' | 'strict'>): Promise<StageStats> {
   return timed(out, 'shingle', { ...options.shingles, weighting: options.weighting }, async () => {
     const builder = new FeatureSetsBuilder();
     // Counted as batches arrive, while the workers shingle the next ones.
@@ -165,9 +166,17 @@ export function shingleStage(out: string, options: Pick<PipelineOptions, 'shingl
     const published: number[] = [];
     let withoutFeatures = 0;
     let noiseLinesDropped = 0;
+    // Articles with nothing to compare (only stopwords, punctuation, one-letter words): kept alone, and listed.
+    const unusable: Rejection[] = [];
     const shown = progress('shingle', 'articles');
     const collect = (result: ShingleResult) => {
       shown.advance(result.ids.length);
+      for (const { index, origin } of result.unusable) {
+        const [, file, line] = /^(.*?)(?::(\d+))?$/.exec(origin)!;
+        const reason = 'no usable shingles: no word of two letters or more outside the stopword lists, no number';
+        if (options.strict) throw new InputError(file, line === undefined ? undefined : Number(line), reason);
+        unusable.push({ file, line: line === undefined ? undefined : Number(line), id: result.ids[index], action: 'kept alone', reason });
+      }
       let at = 0;
       for (let i = 0; i < result.ids.length; i++) {
         const count = result.counts[i];
@@ -204,6 +213,7 @@ export function shingleStage(out: string, options: Pick<PipelineOptions, 'shingl
       shown.done();
       await pool.close();
     }
+    await writeFileAtomic(workPath(out, 'unusable.json'), JSON.stringify(unusable));
     const sets = builder.build((unweighted) => featureWeights(unweighted, options.weighting, frequencies));
     const meta: ShingleMeta = { options: options.shingles, weighting: options.weighting, ids };
     await writeArtifact(workPath(out, 'shingles.bin'), 'shingles', meta, {
@@ -443,7 +453,9 @@ export function reportStage(out: string): Promise<StageStats> {
     // All reports go into one new folder, made OUT's reports in one step (publish.ts).
     return publishReports(out, REPORT_FILES, async (folder) => {
       const written = await writeReports(folder, clustering, readStoredArticles(out));
-      await copyFile(workPath(out, 'rejected.csv'), join(folder, 'rejected.csv'));
+      // The read stage's rejections in input order, then the articles the shingle stage found nothing in.
+      const rejected = async (file: string) => JSON.parse(await readFile(workPath(out, file), 'utf8')) as Rejection[];
+      await writeRejected(join(folder, 'rejected.csv'), [...(await rejected('rejected.json')), ...(await rejected('unusable.json'))]);
       const stages: Record<string, unknown> = {};
       for (const file of (await readdir(join(out, 'work'))).sort()) {
         if (file.endsWith('.stats.json') && file !== 'report.stats.json') {

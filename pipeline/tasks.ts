@@ -25,6 +25,8 @@ export interface ShingleResult {
   counts: Uint32Array;
   values: Uint32Array;
   noiseLinesDropped: number;
+  /** Where each article without wording features came from (`origin` of work/articles.jsonl), by batch index. */
+  unusable: Array<{ index: number; origin: string }>;
 }
 
 export interface SignTask {
@@ -106,6 +108,7 @@ interface StoredLine {
   title: string;
   text: string;
   published_at?: string;
+  origin: string;
 }
 
 function shingleBatch({ options, lines }: ShingleTask): ShingleResult {
@@ -117,12 +120,15 @@ function shingleBatch({ options, lines }: ShingleTask): ShingleResult {
   const parts: Uint32Array[] = [];
   let total = 0;
   let noiseLinesDropped = 0;
+  const unusable: ShingleResult['unusable'] = [];
   lines.forEach((line, i) => {
     const article = JSON.parse(line) as StoredLine;
     const cleaned = cleanArticle(article.title, article.text);
     noiseLinesDropped += cleaned.droppedLines;
     const features = shingler!.value.shingle(cleaned.title === '' ? cleaned.body : `${cleaned.title}\n${cleaned.body}`, `${article.title}\n${article.text}`);
     ids.push(article.id);
+    // Facts alone never make a match: the wording is what is compared first.
+    if (!features.some((feature) => !isFact(feature))) unusable.push({ index: i, origin: article.origin });
     publishedMs[i] = article.published_at === undefined ? NaN : Date.parse(article.published_at);
     counts[i] = features.length;
     parts.push(features);
@@ -134,7 +140,7 @@ function shingleBatch({ options, lines }: ShingleTask): ShingleResult {
     values.set(part, at);
     at += part.length;
   }
-  return { task: 'shingle', ids, publishedMs, counts, values, noiseLinesDropped };
+  return { task: 'shingle', ids, publishedMs, counts, values, noiseLinesDropped, unusable };
 }
 
 function signBatch({ engine: name, k, seed, features, from, to, weightFloor, cappedWeights, copyK }: SignTask): SignResult {

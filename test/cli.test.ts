@@ -41,7 +41,7 @@ test('wrong usage exits 2 with a one-line message saying what to do', () => {
 test('bad input is skipped and listed in rejected.csv; with --strict it exits 1 naming the file and line, and writes no reports', async (t) => {
   const dir = await scratch(t);
   const feed = join(dir, 'feed.jsonl');
-  await writeFile(feed, '{"id": "a", "text": "fine"}\n{"id": "b"}\n{"id": "c", "text": "also fine"}\n');
+  await writeFile(feed, '{"id": "a", "text": "Drones over Kaluga"}\n{"id": "b"}\n{"id": "c", "text": "Airports closed in Moscow"}\n');
   const lenient = neardup('run', feed, '--out', join(dir, 'out'));
   assert.equal(lenient.status, 0, lenient.stderr);
   const rejected = await readFile(join(dir, 'out', 'rejected.csv'), 'utf8');
@@ -49,10 +49,10 @@ test('bad input is skipped and listed in rejected.csv; with --strict it exits 1 
   assert.match(rejected, /feed\.jsonl,2,,skipped,"""text"" must be a string/);
   assert.equal((await readFile(join(dir, 'out', 'documents.csv'), 'utf8')).trim().split('\n').length, 3, 'header and the two good articles');
   // A clean re-run leaves a rejected.csv with its header only: never a stale list.
-  await writeFile(feed, '{"id": "a", "text": "fine"}\n');
+  await writeFile(feed, '{"id": "a", "text": "Drones over Kaluga"}\n');
   assert.equal(neardup('run', feed, '--out', join(dir, 'out')).status, 0);
   assert.equal(await readFile(join(dir, 'out', 'rejected.csv'), 'utf8'), 'file,line,id,action,reason\n');
-  await writeFile(feed, '{"id": "a", "text": "fine"}\n{"id": "b"}\n');
+  await writeFile(feed, '{"id": "a", "text": "Drones over Kaluga"}\n{"id": "b"}\n');
   const strict = neardup('run', feed, '--out', join(dir, 'strict'), '--strict');
   assert.equal(strict.status, 1);
   assert.match(strict.stderr, /feed\.jsonl:2: "text" must be a string/);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, open, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -8,7 +8,7 @@ import { parse } from 'csv-parse/sync';
 import { readArtifact, writeArtifact } from '../pipeline/artifact.js';
 import { writeAll } from '../pipeline/atomic-write.js';
 import { DEFAULT_OPTIONS, type PipelineOptions } from '../pipeline/options.js';
-import { clusterStage, reportStage, runPipeline } from '../pipeline/stages.js';
+import { clusterStage, readStage, reportStage, runPipeline } from '../pipeline/stages.js';
 
 const SEEDS = fileURLToPath(new URL('../../seeds', import.meta.url));
 const scratchDirs: string[] = [];
@@ -217,4 +217,48 @@ test('no CSV cell starts a spreadsheet formula: ids, titles and reasons from the
   // JSON output is not a spreadsheet: the feed keeps the ids as given (ids with a tab or a carriage return
   // were rejected as unsafe; the cluster's founder is the smallest id left).
   assert.match(await readFile(join(out, 'deduplicated.jsonl'), 'utf8'), /"id":"\+1\+1"/);
+});
+
+test('an article with nothing to compare stays alone and is listed in rejected.csv; --strict stops at it', async () => {
+  const dir = await scratch();
+  await writeFile(join(dir, 'empty-words.txt'), 'The and of\n!!! ??? a b c — the\n');
+  const out = await scratch();
+  await runPipeline([SEEDS, join(dir, 'empty-words.txt')], out, DEFAULT_OPTIONS);
+  const documents = await readCsv(join(out, 'documents.csv'));
+  const row = documents.find((d) => d.doc_id === 'empty-words')!;
+  assert.equal(row.cluster_size, '1');
+  const rejected = await readCsv(join(out, 'rejected.csv'));
+  assert.deepEqual(rejected.map((r) => [r.id, r.action]), [['empty-words', 'kept alone']]);
+  assert.match(rejected[0].reason, /no usable shingles/);
+  await assert.rejects(runPipeline([join(dir, 'empty-words.txt')], await scratch(), { ...DEFAULT_OPTIONS, strict: true }), /empty-words\.txt: no usable shingles/);
+});
+
+test('outputs do not depend on the order inputs are named in (files are taken in path order)', async () => {
+  const dir = await scratch();
+  const names = (await readdir(SEEDS)).filter((f) => f.endsWith('.txt'));
+  for (const [i, name] of names.entries()) {
+    await mkdir(join(dir, `part${i % 2}`), { recursive: true });
+    await writeFile(join(dir, `part${i % 2}`, name), await readFile(join(SEEDS, name)));
+  }
+  const outputs = async (inputs: string[]) => {
+    const out = await scratch();
+    await runPipeline(inputs, out, { ...DEFAULT_OPTIONS, workers: 0 });
+    return Promise.all(['documents.csv', 'clusters.csv', 'pairs.csv', 'deduplicated.jsonl', 'rejected.csv'].map((f) => readFile(join(out, f), 'utf8')));
+  };
+  const forward = await outputs([join(dir, 'part0'), join(dir, 'part1')]);
+  assert.deepEqual(await outputs([join(dir, 'part1'), join(dir, 'part0')]), forward);
+  assert.deepEqual(await outputs([join(dir, 'part1', names[1]), join(dir, 'part0'), join(dir, 'part1')]), forward);
+});
+
+test('a directory of 100,000 tiny files is read whole, in path order', async () => {
+  const dir = await scratch();
+  const count = 100_000;
+  for (let start = 0; start < count; start += 5000) {
+    await mkdir(join(dir, `d${start / 5000}`));
+    await Promise.all(Array.from({ length: 5000 }, (_, i) => writeFile(join(dir, `d${start / 5000}`, `${String(start + i).padStart(6, '0')}.txt`), `Item ${start + i}\nCargo ${start + i} shipped\n`)));
+  }
+  const out = await scratch();
+  const stats = await readStage([dir], out, DEFAULT_OPTIONS);
+  assert.equal(stats.articles, count);
+  assert.equal(stats.rejected, 0);
 });
