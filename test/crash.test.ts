@@ -70,7 +70,13 @@ async function reportedInput(out: string, inputs: Map<string, Set<string>>): Pro
   return input;
 }
 
-test('a run killed at any moment leaves the reports of one complete run, never a mix', async () => {
+/** The bytes of every report in OUT, or undefined before any run finished. */
+async function snapshot(out: string): Promise<string[] | undefined> {
+  if (!existsSync(join(out, 'current'))) return undefined;
+  return Promise.all(REPORT_FILES.map((name) => readFile(join(out, name), 'latin1')));
+}
+
+test('a run killed at any moment leaves the reports of one complete run, never a mix', async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'neardup-crash-'));
   dirs.push(root);
   const inputs = new Map<string, Set<string>>();
@@ -83,20 +89,29 @@ test('a run killed at any moment leaves the reports of one complete run, never a
   const random = randomStream(7);
   const signals: NodeJS.Signals[] = ['SIGKILL', 'SIGTERM', 'SIGINT'];
   let finished: string | undefined;
+  let finishedBytes: string[] | undefined;
   let killed = 0;
+  let bytesChecked = 0;
   for (let round = 0; round < 12; round++) {
     const input = round % 2 === 0 ? inputA : inputB;
     // Round 3 runs to the end, so the later kills have earlier reports to preserve.
     const delay = round === 3 ? 60_000 : 100 + (random() % 2500);
     const code = await runUntil(input, out, delay, signals[round % 3]);
-    if (code === 0) finished = input;
-    else killed++;
+    if (code === 0) {
+      finished = input;
+      finishedBytes = await snapshot(out);
+    } else killed++;
     assert.equal(await reportedInput(out, inputs), finished, `round ${round}: the last finished run's reports`);
+    // Not a byte of the last finished run's reports lost or changed.
+    const now = await snapshot(out);
+    assert.deepEqual(now, finishedBytes, `round ${round}: the reports' bytes`);
+    bytesChecked += now?.reduce((sum, text) => sum + text.length, 0) ?? 0;
     // Half-written generations are cleared by the next finished run; at most the current one and one killed.
     const generations = (await readdir(out)).filter((e) => e.startsWith('.reports-'));
     assert.ok(generations.length <= 2, `generations left: ${generations.length}`);
   }
   assert.ok(killed >= 6, `${killed} runs killed`);
+  t.diagnostic(`12 rounds: ${killed} runs killed (SIGKILL, SIGTERM, SIGINT in turn), ${bytesChecked} report bytes compared with the last finished run after each round, 0 lost`);
   assert.equal(await runUntil(inputB, out, 60_000, 'SIGKILL'), 0);
   assert.equal(await reportedInput(out, inputs), inputB);
 });
