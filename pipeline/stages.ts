@@ -355,7 +355,8 @@ export function clusterStage(
     const [{ keys, sets }, { signatures, meta: signatureMeta }, candidates] = await Promise.all([
       loadShingles(out, true),
       loadSignatures(out, true),
-      readArtifact<CandidateMeta>(workPath(out, 'candidates.bin'), 'candidates', 'candidates'),
+      // Shared, so each verification task gets its chunk as a view, not a copy.
+      readArtifact<CandidateMeta>(workPath(out, 'candidates.bin'), 'candidates', 'candidates', true),
     ]);
     invariant(keys.ids.length === signatureMeta.articles, 'signatures and shingles describe the same articles');
     const clusterOptions: ClusterOptions = { threshold, measure, factAgreement, linkage, groupSimilarity };
@@ -370,7 +371,7 @@ export function clusterStage(
     try {
       const chunks: Promise<VerifyResult>[] = [];
       for (let from = 0; from < allCandidates.length; from += 2 * VERIFY_CHUNK) {
-        const chunk = allCandidates.slice(from, from + 2 * VERIFY_CHUNK);
+        const chunk = allCandidates.subarray(from, from + 2 * VERIFY_CHUNK);
         const task = pool.run<VerifyResult>({ task: 'verify', features: sets, signatures, k: signatureMeta.k, candidates: chunk, totals, facts, options: clusterOptions });
         chunks.push(task.then((result) => (shown.advance(chunk.length / 2), result)));
       }
