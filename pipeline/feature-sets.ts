@@ -56,8 +56,16 @@ export class FeatureSetsBuilder {
 
   /** The sets, with weights computed by `weigh` once all articles are in (IDF needs the whole batch). */
   build(weigh: (sets: Omit<FeatureSets, 'weights'>) => Float32Array): FeatureSets {
+    const sets = this.buildUnweighted();
+    const weights = weigh(sets);
+    invariant(weights.length === sets.values.length, 'one weight per feature');
+    return { ...sets, weights };
+  }
+
+  /** The sets without weights; `shared` puts the values in shared memory, for workers to weigh them. */
+  buildUnweighted(shared = false): Omit<FeatureSets, 'weights'> {
     invariant(this.offsets[0] === 0, 'offsets start at 0');
-    const values = new Uint32Array(this.total);
+    const values = new Uint32Array(shared ? new SharedArrayBuffer(4 * this.total) : new ArrayBuffer(4 * this.total));
     for (let c = 0, at = 0; c < this.chunks.length; c++) {
       const chunk = this.chunks[c];
       const length = Math.min(this.chunk, this.total - at);
@@ -68,10 +76,7 @@ export class FeatureSetsBuilder {
     }
     this.chunks = [];
     this.used = this.chunk;
-    const sets = { offsets: this.offsets.slice(0, this.count + 1), values };
-    const weights = weigh(sets);
-    invariant(weights.length === sets.values.length, 'one weight per feature');
-    return { ...sets, weights };
+    return { offsets: this.offsets.slice(0, this.count + 1), values };
   }
 }
 

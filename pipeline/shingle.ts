@@ -62,6 +62,12 @@ export function stopwordSet(languages: string): HashSet32 {
  * Reusable shingler: holds scratch buffers sized for the largest text seen so far, so that shingling a
  * stream of articles allocates nothing per token.
  */
+/** Radix sort digits: three passes of 11 bits cover a 32-bit hash. */
+const RADIX_BITS = 11;
+const RADIX_MASK = (1 << RADIX_BITS) - 1;
+/** Below this many features the built-in sort is as quick (the radix passes cost 3 x 2,048 counts). */
+const RADIX_MIN = 256;
+
 export class Shingler {
   readonly options: ShingleOptions;
   private readonly stopwords: HashSet32;
@@ -69,6 +75,8 @@ export class Shingler {
   private tokenStart = new Uint32Array(1024);
   private tokenEnd = new Uint32Array(1024);
   private features = new Uint32Array(4096);
+  private radixScratch = new Uint32Array(4096);
+  private readonly radixCounts = new Uint32Array(1 << RADIX_BITS);
   /** The content tokens joined by spaces, as code units, for character n-grams. */
   private joined = new Uint16Array(4096);
 
@@ -97,7 +105,7 @@ export class Shingler {
         this.features[n++] = fact;
       }
     }
-    const features = this.features.subarray(0, n).sort();
+    const features = this.sorted(n);
     let unique = 0;
     for (let i = 0; i < n; i++) {
       if (i === 0 || features[i] !== features[i - 1]) features[unique++] = features[i];
@@ -180,6 +188,37 @@ export class Shingler {
       this.features[n++] = mix32(h);
     }
     return n;
+  }
+
+  /**
+   * this.features[0 .. n) in ascending order, by a radix sort of three 11-bit digits through one scratch
+   * buffer: a few hundred hashes an article sort in about half the time of the built-in sort, which was half
+   * of the shingler's own time. Returns a view of whichever buffer holds the result.
+   */
+  private sorted(n: number): Uint32Array {
+    if (n < RADIX_MIN) return this.features.subarray(0, n).sort();
+    if (this.radixScratch.length < n) this.radixScratch = new Uint32Array(this.features.length);
+    let from = this.features;
+    let to = this.radixScratch;
+    const counts = this.radixCounts;
+    for (let shift = 0; shift < 32; shift += RADIX_BITS) {
+      counts.fill(0);
+      for (let i = 0; i < n; i++) counts[(from[i] >>> shift) & RADIX_MASK]++;
+      let sum = 0;
+      for (let d = 0; d <= RADIX_MASK; d++) {
+        const c = counts[d];
+        counts[d] = sum;
+        sum += c;
+      }
+      for (let i = 0; i < n; i++) {
+        const v = from[i];
+        to[counts[(v >>> shift) & RADIX_MASK]++] = v;
+      }
+      const filled = to;
+      to = from;
+      from = filled;
+    }
+    return from.subarray(0, n);
   }
 
   private growTokens(): void {

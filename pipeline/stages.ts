@@ -33,7 +33,7 @@ import { type ShingleOptions } from './shingle.js';
 import { type EngineName, createEngine } from './signature.js';
 import { TOTAL_SLOTS, articleTotals } from './similarity.js';
 import { type ShingleResult, type SignResult, type VerifyResult } from './tasks.js';
-import { DocumentFrequencies, type Weighting, featureWeights, signatureWeightFloor, signatureWeights } from './weights.js';
+import { type Weighting, signatureWeightFloor, signatureWeights } from './weights.js';
 import { WorkerPool } from './worker-pool.js';
 
 export interface StageStats {
@@ -160,8 +160,6 @@ const BATCH_SIZE = 2000;
 export function shingleStage(out: string, options: Pick<PipelineOptions, 'shingles' | 'weighting' | 'workers' | 'strict'>): Promise<StageStats> {
   return timed(out, 'shingle', { ...options.shingles, weighting: options.weighting }, async () => {
     const builder = new FeatureSetsBuilder();
-    // Counted as batches arrive, while the workers shingle the next ones.
-    const frequencies = new DocumentFrequencies();
     const ids: string[] = [];
     const published: number[] = [];
     let withoutFeatures = 0;
@@ -183,7 +181,6 @@ export function shingleStage(out: string, options: Pick<PipelineOptions, 'shingl
         if (count === 0) withoutFeatures++;
         const features = result.values.subarray(at, at + count);
         builder.add(features);
-        if (options.weighting !== 'none') frequencies.addArticle(features);
         at += count;
         ids.push(result.ids[i]);
         published.push(result.publishedMs[i]);
@@ -191,6 +188,8 @@ export function shingleStage(out: string, options: Pick<PipelineOptions, 'shingl
       noiseLinesDropped += result.noiseLinesDropped;
     };
     const pool = new WorkerPool(options.workers);
+    let weights: Float32Array;
+    let sets: FeatureSets;
     try {
       // Batches are collected in submission order; at most two per worker are in flight, which bounds memory.
       const inFlight: Promise<ShingleResult>[] = [];
@@ -209,12 +208,19 @@ export function shingleStage(out: string, options: Pick<PipelineOptions, 'shingl
       }
       if (lines.length > 0) await submit();
       for (const result of inFlight) collect(await result);
+      shown.done();
+      // IDF needs the whole batch. The workers weigh it side by side, each counting the document frequencies
+      // of its own part of the feature hash space (weights.ts, weighPart).
+      const unweighted = builder.buildUnweighted(true);
+      weights = new Float32Array(new SharedArrayBuffer(4 * unweighted.values.length));
+      const parts = Math.max(1, options.workers);
+      await Promise.all(Array.from({ length: parts }, (_, part) => pool.run({ task: 'weigh', sets: unweighted, weighting: options.weighting, weights, part, parts })));
+      sets = { ...unweighted, weights };
     } finally {
       shown.done();
       await pool.close();
     }
     await writeFileAtomic(workPath(out, 'unusable.json'), JSON.stringify(unusable));
-    const sets = builder.build((unweighted) => featureWeights(unweighted, options.weighting, frequencies));
     const meta: ShingleMeta = { options: options.shingles, weighting: options.weighting, ids };
     await writeArtifact(workPath(out, 'shingles.bin'), 'shingles', meta, {
       offsets: sets.offsets,

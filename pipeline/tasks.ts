@@ -8,7 +8,7 @@ import { isFact } from './facts.js';
 import { cleanArticle } from './normalize.js';
 import { type ShingleOptions, Shingler } from './shingle.js';
 import { type EngineName, type SignatureEngine, createEngine } from './signature.js';
-import { WeightedReplicator } from './weights.js';
+import { WeightedReplicator, type Weighting, weighPart } from './weights.js';
 
 export interface ShingleTask {
   task: 'shingle';
@@ -74,8 +74,22 @@ export interface VerifyResult {
   pairs: VerifiedPairs;
 }
 
-export type TaskRequest = ShingleTask | SignTask | VerifyTask;
-export type TaskResult = ShingleResult | SignResult | VerifyResult;
+/** Weigh part `part` of `parts` of the batch's features (weights.ts, weighPart), in shared memory. */
+export interface WeighTask {
+  task: 'weigh';
+  sets: Omit<FeatureSets, 'weights'>;
+  weighting: Weighting;
+  weights: Float32Array;
+  part: number;
+  parts: number;
+}
+
+export interface WeighResult {
+  task: 'weigh';
+}
+
+export type TaskRequest = ShingleTask | SignTask | VerifyTask | WeighTask;
+export type TaskResult = ShingleResult | SignResult | VerifyResult | WeighResult;
 
 export function runTask(request: TaskRequest): TaskResult {
   switch (request.task) {
@@ -85,6 +99,9 @@ export function runTask(request: TaskRequest): TaskResult {
       return signBatch(request);
     case 'verify':
       return { task: 'verify', pairs: verifyPairs(request.features, request.signatures, request.k, request.candidates, request.options, request.totals, request.facts) };
+    case 'weigh':
+      weighPart(request.sets, request.weighting, request.weights, request.part, request.parts);
+      return { task: 'weigh' };
   }
 }
 
@@ -94,7 +111,9 @@ export function transferablesOf(result: TaskResult): ArrayBuffer[] {
       ? [result.publishedMs, result.counts, result.values]
       : result.task === 'sign'
         ? [result.signatures, result.copySignatures]
-        : Object.values(result.pairs);
+        : result.task === 'verify'
+          ? Object.values(result.pairs)
+          : [];
   return arrays.map((a) => a.buffer as ArrayBuffer);
 }
 

@@ -38,21 +38,23 @@ export class DocumentFrequencies {
 
   /** Counts each feature of one article once (the sets are already distinct). */
   addArticle(features: Uint32Array): void {
+    for (let f = 0; f < features.length; f++) this.add(features[f]);
+  }
+
+  /** Counts one more article holding `key`. */
+  add(key: number): void {
     invariant(!this.weighed, 'document frequencies are gone once weighed');
-    for (let f = 0; f < features.length; f++) {
-      const key = features[f];
-      if (key === 0) {
-        this.zeroCount++;
-        continue;
-      }
-      if (2 * this.used > this.mask) this.grow();
-      const at = this.slotOf(key);
-      if (this.table[at] === 0) {
-        this.table[at] = key;
-        this.used++;
-      }
-      this.table[at + 1]++;
+    if (key === 0) {
+      this.zeroCount++;
+      return;
     }
+    if (2 * this.used > this.mask) this.grow();
+    const at = this.slotOf(key);
+    if (this.table[at] === 0) {
+      this.table[at] = key;
+      this.used++;
+    }
+    this.table[at + 1]++;
   }
 
   count(key: number): number {
@@ -66,7 +68,13 @@ export class DocumentFrequencies {
    * The weight of every feature occurrence of `sets` by `weigh(df)`, computed once per distinct feature (a
    * feature recurs in many articles; the logarithm is the costly part). Ends the table's use for counting.
    */
-  weigh(sets: Omit<FeatureSets, 'weights'>, weigh: (documentFrequency: number) => number): Float32Array {
+  weigh(
+    sets: Omit<FeatureSets, 'weights'>,
+    weigh: (documentFrequency: number) => number,
+    weights: Float32Array<ArrayBufferLike> = new Float32Array(sets.values.length),
+    part = 0,
+    parts = 1,
+  ): Float32Array<ArrayBufferLike> {
     // Each slot's count is replaced by its weight in the same four bytes: the table is hundreds of megabytes
     // at a million articles.
     const { table } = this;
@@ -77,10 +85,9 @@ export class DocumentFrequencies {
     }
     this.weighed = true;
     const zeroWeight = this.zeroCount > 0 ? weigh(this.zeroCount) : 0;
-    const weights = new Float32Array(sets.values.length);
     for (let p = 0; p < weights.length; p++) {
       const key = sets.values[p];
-      weights[p] = key === 0 ? zeroWeight : asWeights[this.slotOf(key) + 1];
+      if (partOf(key, parts) === part) weights[p] = key === 0 ? zeroWeight : asWeights[this.slotOf(key) + 1];
     }
     return weights;
   }
@@ -121,15 +128,39 @@ function countDocumentFrequencies(sets: Omit<FeatureSets, 'weights'>): DocumentF
   return frequencies;
 }
 
+/** A weight per feature occurrence, parallel to `sets.values`. */
+export function featureWeights(sets: Omit<FeatureSets, 'weights'>, weighting: Weighting): Float32Array {
+  const weights = new Float32Array(sets.values.length);
+  for (let part = 0; part < 1; part++) weighPart(sets, weighting, weights, part, 1);
+  return weights;
+}
+
 /**
- * A weight per feature occurrence, parallel to `sets.values`. `counted`: the document frequencies of these
- * sets when the caller has counted them already (the shingle stage counts as articles arrive).
+ * Writes into `weights` the weights of the features in part `part` of `parts`, a split of the feature hash
+ * space: workers weigh the parts side by side, each counting the document frequencies of its own features
+ * only, in a table a `parts`-th the size. Every feature's weight comes out the same whatever `parts`.
  */
-export function featureWeights(sets: Omit<FeatureSets, 'weights'>, weighting: Weighting, counted?: DocumentFrequencies): Float32Array {
-  if (weighting === 'none') return new Float32Array(sets.values.length).fill(1);
+export function weighPart(sets: Omit<FeatureSets, 'weights'>, weighting: Weighting, weights: Float32Array<ArrayBufferLike>, part: number, parts: number): void {
+  invariant(weights.length === sets.values.length, 'one weight per feature');
+  const { values } = sets;
+  if (weighting === 'none') {
+    for (let p = 0; p < values.length; p++) if (partOf(values[p], parts) === part) weights[p] = 1;
+    return;
+  }
+  const frequencies = new DocumentFrequencies();
+  for (let p = 0; p < values.length; p++) if (partOf(values[p], parts) === part) frequencies.add(values[p]);
   const n = sets.offsets.length - 1;
   const idf = weighting === 'idf' ? plainIdf : smoothedIdf;
-  return (counted ?? countDocumentFrequencies(sets)).weigh(sets, (df) => idf(df, n));
+  frequencies.weigh(sets, (df) => idf(df, n), weights, part, parts);
+}
+
+/**
+ * The part of the hash space a feature falls in: its top 16 bits scaled to 0 .. parts - 1. Features are
+ * hashes already, so the parts are even; and the table's slots come from mix32 of the whole key, which stays
+ * spread over the slots within a part.
+ */
+function partOf(key: number, parts: number): number {
+  return ((key >>> 16) * parts) >>> 16;
 }
 
 /**

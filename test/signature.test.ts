@@ -6,7 +6,7 @@ import { candidateProbability, optimalBanding } from '../pipeline/lsh-params.js'
 import { setSimilarity } from '../pipeline/similarity.js';
 import { EMPTY_SIGNATURE_VALUE, type EngineName, createEngine, estimateJaccard } from '../pipeline/signature.js';
 import { FeatureSetsBuilder } from '../pipeline/feature-sets.js';
-import { featureWeights, signatureWeights } from '../pipeline/weights.js';
+import { featureWeights, signatureWeights, weighPart } from '../pipeline/weights.js';
 
 /** Two random sets of the given sizes sharing `shared` elements, as sorted distinct arrays. */
 function setPair(random: () => number, sizeA: number, sizeB: number, shared: number): [Uint32Array, Uint32Array] {
@@ -191,6 +191,21 @@ test('the document-frequency cap of signatures read off IDF weights leaves out e
       const sets = { ...unweighted, weights: featureWeights(unweighted, weighting) };
       const fromWeights = signatureWeights(sets, maxDf, weighting).map((w, p) => (w > 0 || (sets.weights[p] === 0 && counted[p] === 1) ? 1 : 0));
       assert.deepEqual([...fromWeights], [...counted], `${weighting}, maxDf ${maxDf}`);
+    }
+  }
+});
+
+test('weights come out the same however many parts of the hash space weigh them', () => {
+  const random = randomStream(99);
+  const builder = new FeatureSetsBuilder();
+  for (let i = 0; i < 200; i++) builder.add(Uint32Array.from(new Set(Array.from({ length: 1 + (random() % 80) }, () => random() % 3000 === 0 ? 0 : random()))).sort());
+  const sets = builder.buildUnweighted();
+  for (const weighting of ['idf', 'smooth-idf', 'none'] as const) {
+    const whole = featureWeights(sets, weighting);
+    for (const parts of [2, 3, 7]) {
+      const weights = new Float32Array(sets.values.length).fill(-1);
+      for (let part = 0; part < parts; part++) weighPart(sets, weighting, weights, part, parts);
+      assert.deepEqual(weights, whole, `${weighting}, ${parts} parts`);
     }
   }
 });
