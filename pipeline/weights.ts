@@ -48,7 +48,7 @@ export class DocumentFrequencies {
       this.zeroCount++;
       return;
     }
-    if (2 * this.used > this.mask) this.grow();
+    if (this.used > MAX_LOAD * this.mask) this.grow();
     const at = this.slotOf(key);
     if (this.table[at] === 0) {
       this.table[at] = key;
@@ -113,6 +113,13 @@ export class DocumentFrequencies {
   }
 }
 
+/**
+ * The share of slots in use past which the table doubles. At a million generated articles, 0.7 instead saved
+ * 270 MB of the shingle stage's 6.2 GB peak and cost 3.5 s of its 62.5 (`/usr/bin/time -v node
+ * dist/pipeline/cli.js shingle --out DIR`).
+ */
+const MAX_LOAD = 0.5;
+
 export function smoothedIdf(documentFrequency: number, articles: number): number {
   return Math.log(1 + articles / documentFrequency);
 }
@@ -131,7 +138,7 @@ function countDocumentFrequencies(sets: Omit<FeatureSets, 'weights'>): DocumentF
 /** A weight per feature occurrence, parallel to `sets.values`. */
 export function featureWeights(sets: Omit<FeatureSets, 'weights'>, weighting: Weighting): Float32Array {
   const weights = new Float32Array(sets.values.length);
-  for (let part = 0; part < 1; part++) weighPart(sets, weighting, weights, part, 1);
+  weighPart(sets, weighting, weights, 0, 1);
   return weights;
 }
 
