@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
 import { parse } from 'csv-parse/sync';
 import { randomStream } from '../pipeline/hash.js';
 import { REPORT_FILES } from '../pipeline/stages.js';
@@ -92,10 +93,14 @@ test('a run killed at any moment leaves the reports of one complete run, never a
   let finishedBytes: string[] | undefined;
   let killed = 0;
   let bytesChecked = 0;
+  // Kill points are spread over one whole run's duration on this machine, measured first (elsewhere).
+  const started = performance.now();
+  assert.equal(await runUntil(inputB, join(root, 'timing'), 600_000, 'SIGKILL'), 0);
+  const runMs = performance.now() - started;
   for (let round = 0; round < 12; round++) {
     const input = round % 2 === 0 ? inputA : inputB;
     // Round 3 runs to the end, so the later kills have earlier reports to preserve.
-    const delay = round === 3 ? 60_000 : 100 + (random() % 2500);
+    const delay = round === 3 ? 600_000 : runMs * (0.05 + (0.9 * (random() % 1000)) / 1000);
     const code = await runUntil(input, out, delay, signals[round % 3]);
     if (code === 0) {
       finished = input;
@@ -112,6 +117,6 @@ test('a run killed at any moment leaves the reports of one complete run, never a
   }
   assert.ok(killed >= 6, `${killed} runs killed`);
   t.diagnostic(`12 rounds: ${killed} runs killed (SIGKILL, SIGTERM, SIGINT in turn), ${bytesChecked} report bytes compared with the last finished run after each round, 0 lost`);
-  assert.equal(await runUntil(inputB, out, 60_000, 'SIGKILL'), 0);
+  assert.equal(await runUntil(inputB, out, 600_000, 'SIGKILL'), 0);
   assert.equal(await reportedInput(out, inputs), inputB);
 });
