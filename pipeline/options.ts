@@ -19,7 +19,7 @@ export interface PipelineOptions {
    * Features in more than this many articles are left out of signatures (not of the exact check); 0 = none.
    * Candidate pairs grow with the square of a feature's document frequency, and a feature shared by more
    * articles than any story has singles nothing out. A story bigger than the cap still finds its pairs
-   * through its rarer features: on ECB+, a cap of 10 (about half its larger events) costs 0.007 F1.
+   * through its rarer features: on ECB+, a cap of 10 (about half its larger events) costs 0.017 F1.
    */
   signatureMaxDf: number;
   /** Seed of every hash function, so a run is reproducible and signatures from two runs are comparable. */
