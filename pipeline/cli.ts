@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * `neardup`: a thin shell over the stages. Parses flags into PipelineOptions, runs the stage(s), prints a
- * summary. Exit codes: 0 ok, 1 bad input or a failed run, 2 wrong usage.
+ * summary. Exit codes: 0 ok (bad inputs skipped are listed in rejected.csv), 1 bad input under --strict, a missing input or a failed run, 2 wrong usage.
  */
 import { realpathSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
@@ -246,7 +246,7 @@ function mainHelp(): string {
     'The stages read and write DIR/work/, so each can be re-run alone after `neardup run`.',
     "Run `neardup COMMAND --help` for a command's options.",
     '',
-    'Exit codes: 0 ok, 1 bad input or failed run, 2 wrong usage.',
+    'Exit codes: 0 ok (skipped bad inputs are listed in DIR/rejected.csv), 1 bad input under --strict, a missing input or a failed run, 2 wrong usage.',
   );
   return lines.join('\n') + '\n';
 }
