@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * `neardup`: a thin shell over the stages. Parses flags into PipelineOptions, runs the stage(s), prints a
- * summary. Exit codes: 0 ok (bad inputs skipped are listed in rejected.csv), 1 bad input under --strict, a missing input or a failed run, 2 wrong usage.
+ * summary. Exit codes: 0 ok (bad inputs skipped are listed in rejected.csv), 1 bad input under --strict, a
+ * missing input or a failed run, 2 wrong usage.
  */
 import { realpathSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
