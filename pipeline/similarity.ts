@@ -33,10 +33,59 @@ export function setSimilarity(a: Uint32Array, b: Uint32Array, weightsA?: Float32
   return { jaccard: out[JACCARD], containment: out[CONTAINMENT], shared: out[SHARED], factJaccard: out[FACT_JACCARD], factsA: out[FACTS_A], factsB: out[FACTS_B] };
 }
 
+/** Sums per article that the exact check needs, TOTAL_SLOTS per article: wording weight, fact weight, facts. */
+export const WORDING_TOTAL = 0;
+export const FACT_TOTAL = 1;
+export const FACT_COUNT = 2;
+export const TOTAL_SLOTS = 3;
+
+/** Every article's totals, TOTAL_SLOTS each, into `into`. */
+export function articleTotals(
+  features: { offsets: Float64Array; values: Uint32Array; weights: Float32Array },
+  into: Float64Array<ArrayBufferLike> = new Float64Array(TOTAL_SLOTS * (features.offsets.length - 1)),
+): Float64Array<ArrayBufferLike> {
+  const { offsets, values, weights } = features;
+  for (let i = 0; i + 1 < offsets.length; i++) rangeTotals(values, weights, offsets[i], offsets[i + 1], into, TOTAL_SLOTS * i);
+  return into;
+}
+
+/** The totals of values[from .. to) (weights 1 when omitted), written at into[at .. at + TOTAL_SLOTS). */
+function rangeTotals(values: Uint32Array, weights: Float32Array | undefined, from: number, to: number, into: Float64Array<ArrayBufferLike>, at: number): void {
+  let wording = 0;
+  let facts = 0;
+  let factCount = 0;
+  for (let p = from; p < to; p++) {
+    const w = weights ? weights[p] : 1;
+    if (values[p] & 1) {
+      facts += w;
+      factCount++;
+    } else wording += w;
+  }
+  into[at + WORDING_TOTAL] = wording;
+  into[at + FACT_TOTAL] = facts;
+  into[at + FACT_COUNT] = factCount;
+}
+
 /**
- * The same over ranges of larger arrays (the batch's feature sets), writing the slots above into `out`: the
- * hot loop of verification allocates nothing per pair. Wording features and facts (lowest hash bit set) are
- * summed apart in the one merge.
+ * The slots of a pair from its shared wording and fact weights and the two articles' totals (at `a` and `b`
+ * in `totals`). Union = total A + total B - shared, exact when a feature weighs the same in both articles.
+ */
+function similaritySlots(sharedWording: number, sharedFacts: number, totals: Float64Array<ArrayBufferLike>, a: number, b: number, out: Float64Array): void {
+  const union = totals[a + WORDING_TOTAL] + totals[b + WORDING_TOTAL] - sharedWording;
+  const smaller = Math.min(totals[a + WORDING_TOTAL], totals[b + WORDING_TOTAL]);
+  const factUnion = totals[a + FACT_TOTAL] + totals[b + FACT_TOTAL] - sharedFacts;
+  out[JACCARD] = union > 0 ? sharedWording / union : 0;
+  out[CONTAINMENT] = smaller > 0 ? sharedWording / smaller : 0;
+  out[SHARED] = sharedWording;
+  out[FACT_JACCARD] = factUnion > 0 ? sharedFacts / factUnion : 0;
+  out[FACTS_A] = totals[a + FACT_COUNT];
+  out[FACTS_B] = totals[b + FACT_COUNT];
+}
+
+/**
+ * The same over ranges of larger arrays (the batch's feature sets), writing the slots above into `out`.
+ * Wording features and facts (lowest hash bit set) are summed apart. Verification uses FeatureTable, which
+ * gives the same slots; this merge serves the linkage's spot checks and setSimilarity.
  */
 export function rangeSimilarity(
   valuesA: Uint32Array,
@@ -49,102 +98,27 @@ export function rangeSimilarity(
   endB: number,
   out: Float64Array,
 ): void {
-  // Index 0: wording, 1: facts.
-  let shared0 = 0;
-  let totalA0 = 0;
-  let totalB0 = 0;
-  let shared1 = 0;
-  let totalA1 = 0;
-  let totalB1 = 0;
-  let factsA = 0;
-  let factsB = 0;
+  rangeTotals(valuesA, weightsA, i, endA, pairTotals, 0);
+  rangeTotals(valuesB, weightsB, j, endB, pairTotals, TOTAL_SLOTS);
+  let sharedWording = 0;
+  let sharedFacts = 0;
   while (i < endA && j < endB) {
     const x = valuesA[i];
     const y = valuesB[j];
     if (x === y) {
-      const wa = weightsA ? weightsA[i] : 1;
-      const wb = weightsB ? weightsB[j] : 1;
-      if (x & 1) {
-        shared1 += Math.min(wa, wb);
-        totalA1 += wa;
-        totalB1 += wb;
-        factsA++;
-        factsB++;
-      } else {
-        shared0 += Math.min(wa, wb);
-        totalA0 += wa;
-        totalB0 += wb;
-      }
+      const w = Math.min(weightsA ? weightsA[i] : 1, weightsB ? weightsB[j] : 1);
+      if (x & 1) sharedFacts += w;
+      else sharedWording += w;
       i++;
       j++;
-    } else if (x < y) {
-      const w = weightsA ? weightsA[i] : 1;
-      if (x & 1) {
-        totalA1 += w;
-        factsA++;
-      } else totalA0 += w;
-      i++;
-    } else {
-      const w = weightsB ? weightsB[j] : 1;
-      if (y & 1) {
-        totalB1 += w;
-        factsB++;
-      } else totalB0 += w;
-      j++;
-    }
+    } else if (x < y) i++;
+    else j++;
   }
-  for (; i < endA; i++) {
-    const w = weightsA ? weightsA[i] : 1;
-    if (valuesA[i] & 1) {
-      totalA1 += w;
-      factsA++;
-    } else totalA0 += w;
-  }
-  for (; j < endB; j++) {
-    const w = weightsB ? weightsB[j] : 1;
-    if (valuesB[j] & 1) {
-      totalB1 += w;
-      factsB++;
-    } else totalB0 += w;
-  }
-  const union = totalA0 + totalB0 - shared0;
-  const smaller = Math.min(totalA0, totalB0);
-  const factUnion = totalA1 + totalB1 - shared1;
-  out[JACCARD] = union > 0 ? shared0 / union : 0;
-  out[CONTAINMENT] = smaller > 0 ? shared0 / smaller : 0;
-  out[SHARED] = shared0;
-  out[FACT_JACCARD] = factUnion > 0 ? shared1 / factUnion : 0;
-  out[FACTS_A] = factsA;
-  out[FACTS_B] = factsB;
+  similaritySlots(sharedWording, sharedFacts, pairTotals, 0, TOTAL_SLOTS, out);
 }
 
-/** Sums per article that the exact check needs, TOTAL_SLOTS per article: wording weight, fact weight, facts. */
-export const WORDING_TOTAL = 0;
-export const FACT_TOTAL = 1;
-export const FACT_COUNT = 2;
-export const TOTAL_SLOTS = 3;
-
-export function articleTotals(
-  features: { offsets: Float64Array; values: Uint32Array; weights: Float32Array },
-  into: Float64Array<ArrayBufferLike> = new Float64Array(TOTAL_SLOTS * (features.offsets.length - 1)),
-): Float64Array<ArrayBufferLike> {
-  const { offsets, values, weights } = features;
-  for (let i = 0; i + 1 < offsets.length; i++) {
-    let wording = 0;
-    let facts = 0;
-    let factCount = 0;
-    for (let p = offsets[i]; p < offsets[i + 1]; p++) {
-      if (values[p] & 1) {
-        facts += weights[p];
-        factCount++;
-      } else wording += weights[p];
-    }
-    into[TOTAL_SLOTS * i + WORDING_TOTAL] = wording;
-    into[TOTAL_SLOTS * i + FACT_TOTAL] = facts;
-    into[TOTAL_SLOTS * i + FACT_COUNT] = factCount;
-  }
-  return into;
-}
+/** Scratch for rangeSimilarity: the totals of its two ranges. */
+const pairTotals = new Float64Array(2 * TOTAL_SLOTS);
 
 /**
  * One article's features in an open-addressing table, to compare it with many others: candidate pairs come
@@ -212,16 +186,6 @@ export class FeatureTable {
         slot = (slot + 1) & mask;
       }
     }
-    const a = TOTAL_SLOTS * this.article;
-    const b = TOTAL_SLOTS * other;
-    const union = totals[a + WORDING_TOTAL] + totals[b + WORDING_TOTAL] - sharedWording;
-    const smaller = Math.min(totals[a + WORDING_TOTAL], totals[b + WORDING_TOTAL]);
-    const factUnion = totals[a + FACT_TOTAL] + totals[b + FACT_TOTAL] - sharedFacts;
-    out[JACCARD] = union > 0 ? sharedWording / union : 0;
-    out[CONTAINMENT] = smaller > 0 ? sharedWording / smaller : 0;
-    out[SHARED] = sharedWording;
-    out[FACT_JACCARD] = factUnion > 0 ? sharedFacts / factUnion : 0;
-    out[FACTS_A] = totals[a + FACT_COUNT];
-    out[FACTS_B] = totals[b + FACT_COUNT];
+    similaritySlots(sharedWording, sharedFacts, totals, TOTAL_SLOTS * this.article, TOTAL_SLOTS * other, out);
   }
 }

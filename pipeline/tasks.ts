@@ -8,7 +8,7 @@ import { isFact } from './facts.js';
 import { cleanArticle } from './normalize.js';
 import { type ShingleOptions, Shingler } from './shingle.js';
 import { type EngineName, type SignatureEngine, createEngine } from './signature.js';
-import { WeightedReplicator, type Weighting, weighPart } from './weights.js';
+import { WeightedReplicator, type Weighting, signatureWeight, weighPart } from './weights.js';
 
 export interface ShingleTask {
   task: 'shingle';
@@ -179,9 +179,9 @@ function signBatch({ engine: name, k, seed, features, from, to, weightFloor, cap
       wording = new Float32Array(2 * (end - start));
     }
     for (let p = start; p < end; p++) {
-      const w = isFact(values[p]) ? 0 : weights[p];
-      wording[p - start] = w;
-      capped[p - start] = cappedWeights ? cappedWeights[p] : w < weightFloor! ? 0 : w;
+      // Copy signatures keep every wording feature; the main ones leave out those over the df cap too.
+      wording[p - start] = signatureWeight(values[p], weights[p], -Infinity);
+      capped[p - start] = cappedWeights ? cappedWeights[p] : signatureWeight(values[p], weights[p], weightFloor!);
     }
     const articleValues = values.subarray(start, end);
     signWeightedSet(engines.value, articleValues, capped.subarray(0, end - start), signatures.subarray((i - from) * k, (i - from + 1) * k), replicator);

@@ -192,12 +192,17 @@ export function signatureWeights(sets: FeatureSets, maxDf: number, weighting: We
   const weights = sets.weights.slice();
   const floor = signatureWeightFloor(maxDf, weighting, sets.offsets.length - 1);
   if (floor !== undefined) {
-    for (let p = 0; p < weights.length; p++) if (isFact(sets.values[p]) || sets.weights[p] < floor) weights[p] = 0;
+    for (let p = 0; p < weights.length; p++) weights[p] = signatureWeight(sets.values[p], sets.weights[p], floor);
     return weights;
   }
   const frequencies = countDocumentFrequencies(sets);
   for (let p = 0; p < weights.length; p++) if (isFact(sets.values[p]) || frequencies.count(sets.values[p]) > maxDf) weights[p] = 0;
   return weights;
+}
+
+/** A feature's weight in signatures, given the floor of signatureWeightFloor: 0 for facts and under the floor. */
+export function signatureWeight(feature: number, weight: number, floor: number): number {
+  return isFact(feature) || weight < floor ? 0 : weight;
 }
 
 /**
