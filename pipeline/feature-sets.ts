@@ -1,4 +1,5 @@
 import invariant from 'tiny-invariant';
+import { allocate } from './typed-arrays.js';
 
 /**
  * Many articles' sorted feature sets in two typed arrays (compressed sparse rows): the features of article
@@ -65,7 +66,7 @@ export class FeatureSetsBuilder {
   /** The sets without weights; `shared` puts the values in shared memory, for workers to weigh them. */
   buildUnweighted(shared = false): Omit<FeatureSets, 'weights'> {
     invariant(this.offsets[0] === 0, 'offsets start at 0');
-    const values = new Uint32Array(shared ? new SharedArrayBuffer(4 * this.total) : new ArrayBuffer(4 * this.total));
+    const values = allocate(Uint32Array, this.total, shared);
     for (let c = 0, at = 0; c < this.chunks.length; c++) {
       const chunk = this.chunks[c];
       const length = Math.min(this.chunk, this.total - at);
@@ -86,20 +87,15 @@ const EMPTY = new Uint32Array(0);
 
 /**
  * The features of `sets` for which `keep` holds, per article, in the same order (so still sorted), with
- * their weights. `allocate` makes each array: in shared memory when workers will read the result.
+ * their weights; in shared memory with `shared`, for workers to read.
  */
-export function selectFeatures(
-  sets: FeatureSets,
-  keep: (feature: number) => boolean,
-  allocate: <T extends Float64Array | Uint32Array | Float32Array>(make: new (buffer: ArrayBufferLike) => T, bytesPer: number, length: number) => T = (make, bytesPer, length) =>
-    new make(new ArrayBuffer(bytesPer * length)),
-): FeatureSets {
+export function selectFeatures(sets: FeatureSets, keep: (feature: number) => boolean, shared = false): FeatureSets {
   let total = 0;
   for (let p = 0; p < sets.values.length; p++) if (keep(sets.values[p])) total++;
   const n = sets.offsets.length - 1;
-  const offsets = allocate(Float64Array, 8, n + 1);
-  const values = allocate(Uint32Array, 4, total);
-  const weights = allocate(Float32Array, 4, total);
+  const offsets = allocate(Float64Array, n + 1, shared);
+  const values = allocate(Uint32Array, total, shared);
+  const weights = allocate(Float32Array, total, shared);
   let at = 0;
   for (let i = 0; i < n; i++) {
     for (let p = sets.offsets[i]; p < sets.offsets[i + 1]; p++) {

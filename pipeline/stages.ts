@@ -32,6 +32,7 @@ import { writeRejected, writeReports } from './report.js';
 import { type ShingleOptions } from './shingle.js';
 import { type EngineName, createEngine } from './signature.js';
 import { TOTAL_SLOTS, articleTotals } from './similarity.js';
+import { allocate } from './typed-arrays.js';
 import { type ShingleResult, type SignResult, type VerifyResult } from './tasks.js';
 import { type Weighting, signatureWeightFloor, signatureWeights } from './weights.js';
 import { WorkerPool } from './worker-pool.js';
@@ -148,12 +149,6 @@ interface ShingleMeta {
   ids: string[];
 }
 
-function copyToShared(array: Float32Array): Float32Array {
-  const shared = new Float32Array(new SharedArrayBuffer(array.byteLength));
-  shared.set(array);
-  return shared;
-}
-
 /** Articles per task sent to a worker: large enough to amortise messaging, small enough to balance load. */
 const BATCH_SIZE = 2000;
 
@@ -188,7 +183,6 @@ export function shingleStage(out: string, options: Pick<PipelineOptions, 'shingl
       noiseLinesDropped += result.noiseLinesDropped;
     };
     const pool = new WorkerPool(options.workers);
-    let weights: Float32Array;
     let sets: FeatureSets;
     try {
       // Batches are collected in submission order; at most two per worker are in flight, which bounds memory.
@@ -212,7 +206,7 @@ export function shingleStage(out: string, options: Pick<PipelineOptions, 'shingl
       // IDF needs the whole batch. The workers weigh it side by side, each counting the document frequencies
       // of its own part of the feature hash space (weights.ts, weighPart).
       const unweighted = builder.buildUnweighted(true);
-      weights = new Float32Array(new SharedArrayBuffer(4 * unweighted.values.length));
+      const weights = allocate(Float32Array, unweighted.values.length, true);
       const parts = Math.max(1, options.workers);
       await Promise.all(Array.from({ length: parts }, (_, part) => pool.run({ task: 'weigh', sets: unweighted, weighting: options.weighting, weights, part, parts })));
       sets = { ...unweighted, weights };
@@ -263,7 +257,11 @@ export function signatureStage(out: string, options: Pick<PipelineOptions, 'engi
     const n = sets.offsets.length - 1;
     const weightFloor = signatureWeightFloor(options.signatureMaxDf, weighting, n);
     // Without a floor (no IDF to read frequencies off) the capped weights are computed here, once.
-    const cappedWeights = weightFloor === undefined ? copyToShared(signatureWeights(sets, options.signatureMaxDf, weighting)) : undefined;
+    let cappedWeights: Float32Array | undefined;
+    if (weightFloor === undefined) {
+      cappedWeights = allocate(Float32Array, sets.values.length, true);
+      cappedWeights.set(signatureWeights(sets, options.signatureMaxDf, weighting));
+    }
     const { k } = createEngine(options.engine, options.k, options.seed);
     const signatures = new Uint32Array(n * k);
     const copySignatures = new Uint32Array(n * COPY_K);
@@ -369,8 +367,8 @@ export function clusterStage(
     // Verification is the costly part: chunks of candidates go to the workers; chunk order keeps the result
     // independent of the number of workers.
     const allCandidates = candidates.arrays.pairs as Uint32Array;
-    const totals = articleTotals(sets, new Float64Array(new SharedArrayBuffer(8 * TOTAL_SLOTS * keys.ids.length)));
-    const facts = selectFeatures(sets, isFact, (make, bytesPer, length) => new make(new SharedArrayBuffer(bytesPer * length)));
+    const totals = articleTotals(sets, allocate(Float64Array, TOTAL_SLOTS * keys.ids.length, true));
+    const facts = selectFeatures(sets, isFact, true);
     const pool = new WorkerPool(options.workers);
     const shown = progress('cluster', 'candidate pairs verified', allCandidates.length / 2);
     let verified: VerifiedPairs[];

@@ -4,3 +4,14 @@ export function doubled(a: Uint32Array): Uint32Array<ArrayBuffer> {
   grown.set(a);
   return grown;
 }
+
+type TypedArrayType<T> = { new (buffer: ArrayBuffer): T; BYTES_PER_ELEMENT: number };
+
+/**
+ * A zeroed typed array of `length` elements; with `shared`, in a SharedArrayBuffer, which worker threads read
+ * and write without a copy.
+ */
+export function allocate<T>(make: TypedArrayType<T>, length: number, shared = false): T {
+  const bytes = make.BYTES_PER_ELEMENT * length;
+  return new make((shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes)) as ArrayBuffer);
+}
