@@ -15,6 +15,7 @@
 import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, readdir, readlink, rename, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { temporaryPathFor } from './atomic-write.js';
 
 export const CURRENT = 'current';
 const GENERATION_PREFIX = '.reports-';
@@ -59,7 +60,7 @@ async function removeGenerationsBut(out: string, keep: string | undefined): Prom
 
 /** Points `path` at `target` in one rename, whatever `path` was before (absent, a file or a link). */
 async function replaceLink(path: string, target: string): Promise<void> {
-  const temporary = `${path}.link-${randomBytes(4).toString('hex')}`;
+  const temporary = temporaryPathFor(path);
   await symlink(target, temporary);
   try {
     await rename(temporary, path);
