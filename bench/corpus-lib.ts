@@ -174,7 +174,7 @@ export function loadBase(jsonl: string, file = 'base corpus'): BaseCorpus {
         if (c < 65 || c > 90) continue;
         let before = m.index - 1;
         if (unit.charCodeAt(before) === 32) before--;
-        const initial = before < 0 || '.!?:;"(<-'.includes(unit[before]);
+        const initial = before < 0 || '.!?:;"(-'.includes(unit[before]);
         let s = cap.get(token);
         if (!s) cap.set(token, (s = { total: 0, mid: 0, df: 0 }));
         s.total++;

@@ -133,3 +133,16 @@ test('CLI: --help, and bad arguments exit 2 with a message', { skip: missing }, 
   assert.equal(ok.status, 0, ok.stderr);
   assert.equal(readFileSync(out, 'utf8').trimEnd().split('\n').length, 20);
 });
+
+test('company names in angle brackets are names to re-draw, not sentence starts', () => {
+  // Reuters marks companies as "<Caribou Energy Inc> said ...": treating "<" as a sentence start left every
+  // such name unchanged from story to story, so different stories shared their company.
+  const line = (text: string) => JSON.stringify({ title: 'T', text });
+  const jsonl = [
+    line('<Caribou Energy Inc> said shareholders approved a reverse split.'),
+    line('Analysts said <Caribou Energy Inc> would change its name.'),
+    line('Nothing here names a company at all.'),
+  ].join('\n');
+  const names = loadBase(jsonl).names;
+  assert.equal(names.get('Caribou'), 'cap');
+});
