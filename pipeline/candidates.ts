@@ -44,7 +44,7 @@ export function findCandidates(signatures: Uint32Array, k: number, options: Cand
  * The same over several signature sets of the same articles: a pair is a candidate if any band of any set
  * agrees. `onBand` is called after each band (progress).
  */
-export function findCandidatesIn(sources: BandedSignatures[], maxBucketSize: number, onBand: () => void = () => {}): Uint32Array {
+export function findCandidatesIn(sources: BandedSignatures[], maxBucketSize: number, onBand: () => void = () => {}, pinned?: Uint8Array): Uint32Array {
   invariant(sources.length > 0, 'at least one set of signatures');
   const n = sources[0].signatures.length / sources[0].k;
   invariant(Number.isInteger(n), 'signature array length is a multiple of k');
@@ -57,17 +57,14 @@ export function findCandidatesIn(sources: BandedSignatures[], maxBucketSize: num
     for (let band = 0; band < bands; band++) {
       let count = 0;
       for (let i = 0; i < n; i++) {
-        const start = i * k + band * rows;
-        if (signatures[start] === EMPTY_SIGNATURE_VALUE && isEmptySignature(signatures, k, i)) continue;
-        let key = combine32(band, signatures[start]);
-        for (let r = 1; r < rows; r++) key = combine32(key, signatures[start + r]);
-        keyed[count++] = key * MAX_ARTICLES_PER_BATCH + i;
+        if (signatures[i * k] === EMPTY_SIGNATURE_VALUE && isEmptySignature(signatures, k, i)) continue;
+        keyed[count++] = bandKey(signatures, k, rows, i, band) * MAX_ARTICLES_PER_BATCH + i;
       }
       const sorted = keyed.subarray(0, count).sort();
       let bucketStart = 0;
       for (let p = 1; p <= count; p++) {
         if (p < count && Math.floor(sorted[p] / MAX_ARTICLES_PER_BATCH) === Math.floor(sorted[bucketStart] / MAX_ARTICLES_PER_BATCH)) continue;
-        emitBucket(sorted, bucketStart, p, maxBucketSize, pairs);
+        emitBucket(sorted, bucketStart, p, maxBucketSize, pairs, pinned);
         bucketStart = p;
       }
       onBand();
@@ -76,14 +73,85 @@ export function findCandidatesIn(sources: BandedSignatures[], maxBucketSize: num
   return pairs.toSortedArray();
 }
 
-function emitBucket(sorted: Float64Array, from: number, to: number, maxBucketSize: number, pairs: PairSet): void {
+/** The key of one band of article i's signature: its `rows` values hashed with the band's number. */
+function bandKey(signatures: Uint32Array, k: number, rows: number, i: number, band: number): number {
+  const start = i * k + band * rows;
+  let key = combine32(band, signatures[start]);
+  for (let r = 1; r < rows; r++) key = combine32(key, signatures[start + r]);
+  return key;
+}
+
+function emitBucket(sorted: Float64Array, from: number, to: number, maxBucketSize: number, pairs: PairSet, pinned: Uint8Array | undefined): void {
   // Within a bucket, articles are in increasing index order (the sort key's low bits), so a < b below.
   // Members past the first maxBucketSize pair only with those first ones.
   const linkers = Math.min(to, from + maxBucketSize);
   for (let x = from; x < linkers; x++) {
     const a = sorted[x] % MAX_ARTICLES_PER_BATCH;
-    for (let y = x + 1; y < to; y++) pairs.add(a, sorted[y] % MAX_ARTICLES_PER_BATCH);
+    for (let y = x + 1; y < to; y++) {
+      const b = sorted[y] % MAX_ARTICLES_PER_BATCH;
+      // Two articles already in the index were compared on an earlier night: only a new article links them.
+      if (pinned !== undefined && pinned[a] === 1 && pinned[b] === 1) continue;
+      pairs.add(a, b);
+    }
   }
+}
+
+/**
+ * Every band key of every article, as rows of `bandCount` values (the bands of each source in turn): what
+ * the index stores to find candidates on later nights. `bandable[i]` is 0 for an article with an empty
+ * signature (nothing to compare), whose keys are 0.
+ */
+export function bandKeysOf(sources: BandedSignatures[]): { keys: Uint32Array; bandCount: number; bandable: Uint8Array } {
+  const n = sources[0].signatures.length / sources[0].k;
+  const bandCount = sources.reduce((sum, s) => sum + s.bands, 0);
+  const keys = new Uint32Array(n * bandCount);
+  const bandable = new Uint8Array(n);
+  const first = sources[0];
+  for (let i = 0; i < n; i++) {
+    if (first.signatures[i * first.k] === EMPTY_SIGNATURE_VALUE && isEmptySignature(first.signatures, first.k, i)) continue;
+    bandable[i] = 1;
+    let column = 0;
+    for (const { signatures, k, bands, rows } of sources) {
+      for (let band = 0; band < bands; band++) keys[i * bandCount + column++] = bandKey(signatures, k, rows, i, band);
+    }
+  }
+  return { keys, bandCount, bandable };
+}
+
+/**
+ * Which indexed articles share a band key with one of tonight's articles that `lookFor` marks: tonight's
+ * candidates from the index. Tonight's keys are sorted per band and each indexed key is looked up; a bucket
+ * of tonight's articles takes at most `maxBucketSize` indexed articles per band, so that boilerplate shared
+ * by thousands of indexed articles does not pull them all in.
+ */
+export function matchIndexed(tonight: Uint32Array, lookFor: Uint8Array, indexed: Uint32Array, bandCount: number, maxBucketSize: number): Uint8Array {
+  const n = lookFor.length;
+  const m = indexed.length / bandCount;
+  const matched = new Uint8Array(m);
+  const sorted = new Uint32Array(n);
+  const taken = new Uint32Array(n);
+  for (let band = 0; band < bandCount; band++) {
+    let count = 0;
+    for (let i = 0; i < n; i++) if (lookFor[i] === 1) sorted[count++] = tonight[i * bandCount + band];
+    const keys = sorted.subarray(0, count).sort();
+    taken.fill(0, 0, count);
+    for (let j = 0; j < m; j++) {
+      const key = indexed[j * bandCount + band];
+      // The first position holding key, by binary search.
+      let lo = 0;
+      let hi = count;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (keys[mid] < key) lo = mid + 1;
+        else hi = mid;
+      }
+      if (lo < count && keys[lo] === key && taken[lo] < maxBucketSize) {
+        taken[lo]++;
+        matched[j] = 1;
+      }
+    }
+  }
+  return matched;
 }
 
 /**

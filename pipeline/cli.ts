@@ -12,6 +12,8 @@ import { LINKAGES, type Linkage, MIN_FACTS, SIMILARITY_MEASURES, type Similarity
 import { InputError, UsageError } from './errors.js';
 import { formatScores } from './evaluate.js';
 import { evaluateDataset } from './evaluate-dataset.js';
+import { IndexError } from './index-store.js';
+import { runNightly } from './nightly.js';
 import { DEFAULT_OPTIONS, LSH_SHARE, type PipelineOptions, lshThresholdFor } from './options.js';
 import { ENGINE_NAMES, type EngineName } from './signature.js';
 import { WEIGHTINGS, type Weighting } from './weights.js';
@@ -52,7 +54,12 @@ const OPTION_HELP: Record<string, [string, string]> = {
   concurrency: ['N', `files read at once (default: ${D.readConcurrency})`],
   strict: ['', 'stop with exit code 1 at the first bad input, instead of skipping it and listing it in DIR/rejected.csv'],
   workers: ['N', `worker threads for shingling and signing; 0 = main thread only; outputs do not change (default: ${D.workers}, the cores)`],
+  index: ['PATH', 'nightly mode: match against the index at PATH (a SQLite file, created if missing; e.g. output/index.sqlite) and add tonight\'s articles to it; cluster ids already given never change'],
+  update: ['', 'with --index: an indexed id that comes again with another text is re-matched and replaced (by default the indexed version is kept and the article listed in rejected.csv)'],
+  'keep-days': ['N', 'with --index: indexed articles published more than N days before tonight\'s newest leave matching (their cluster ids stay in the history)'],
+  'run-id': ['ID', 'with --index: the id of tonight\'s run in the index and in first_seen_run (default: run-000001, run-000002, ...)'],
 };
+const NIGHTLY_OPTIONS = ['index', 'update', 'keep-days', 'run-id'];
 
 const STAGE_OPTIONS: Record<string, string[]> = {
   read: ['concurrency', 'strict'],
@@ -64,7 +71,7 @@ const STAGE_OPTIONS: Record<string, string[]> = {
 };
 const ALL_PIPELINE_OPTIONS = [...new Set(Object.values(STAGE_OPTIONS).flat())];
 /** Flags that take no argument. */
-const BOOLEAN_OPTIONS = new Set(['strict']);
+const BOOLEAN_OPTIONS = new Set(['strict', 'update']);
 
 interface Command {
   usage: string;
@@ -73,7 +80,7 @@ interface Command {
   summary: string;
   options: string[];
   examples: string[];
-  run(positionals: string[], options: PipelineOptions, out: string, json: boolean): Promise<void>;
+  run(positionals: string[], options: PipelineOptions, out: string, json: boolean, values: Record<string, string | boolean | undefined>): Promise<void>;
 }
 
 const COMMANDS: Record<string, Command> = {
@@ -81,11 +88,21 @@ const COMMANDS: Record<string, Command> = {
     usage: 'neardup run INPUT... [--out DIR] [options]',
     brief: 'run every stage on INPUT... and write the reports',
     summary: 'Run every stage: read INPUT (files or directories of .txt, .jsonl, RSS/Atom .xml) and write the reports.',
-    options: ALL_PIPELINE_OPTIONS,
-    examples: ['neardup run seeds --out output', 'neardup run feeds/ today.jsonl --threshold 0.1'],
-    async run(positionals, options, out, json) {
+    options: [...ALL_PIPELINE_OPTIONS, ...NIGHTLY_OPTIONS],
+    examples: ['neardup run seeds --out output', 'neardup run feeds/ today.jsonl --threshold 0.1', 'neardup run feeds/2026-11-24 --index output/index.sqlite --keep-days 30'],
+    async run(positionals, options, out, json, values) {
       if (positionals.length === 0) throw new UsageError('run needs at least one INPUT file or directory');
-      printStats(await runPipeline(positionals, out, options), out, json);
+      const index = values.index as string | undefined;
+      if (index === undefined) {
+        const stray = NIGHTLY_OPTIONS.find((flag) => values[flag] !== undefined);
+        if (stray !== undefined) throw new UsageError(`--${stray} needs --index PATH`);
+        printStats(await runPipeline(positionals, out, options), out, json);
+        return;
+      }
+      const keepDays = parseNumber('keep-days', values['keep-days'] as string | undefined, isWhole(1), 'a whole number of days >= 1');
+      const runId = values['run-id'] as string | undefined;
+      if (runId !== undefined && !/^[\w.:-]{1,64}$/.test(runId)) throw new UsageError(`--run-id ${runId}: expected 1-64 letters, digits, or . _ : -`);
+      printStats(await runNightly(positionals, out, options, { index, update: values.update === true, keepDays, runId }), out, json);
     },
   },
   read: stageCommand('read', 'Read and normalize INPUT... into DIR/work/articles.jsonl.', 'neardup read seeds --out output', true, (p, o, out) =>
@@ -278,12 +295,16 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     const out = (parsed.values.out as string | undefined) ?? (name === 'eval' ? join('output', 'eval', basename(resolve(parsed.positionals[0] ?? '.'))) : 'output');
-    await command.run(parsed.positionals, optionsFrom(parsed.values), out, Boolean(parsed.values.json));
+    await command.run(parsed.positionals, optionsFrom(parsed.values), out, Boolean(parsed.values.json), parsed.values);
     return 0;
   } catch (error) {
     if (error instanceof UsageError) {
       process.stderr.write(`neardup: ${error.message}\n`);
       return 2;
+    }
+    if (error instanceof IndexError) {
+      process.stderr.write(`neardup: ${error.message}\n`);
+      return 1;
     }
     if (error instanceof InputError) {
       process.stderr.write(`neardup: bad input: ${error.message}\n`);

@@ -381,7 +381,16 @@ export function clusterIdFor(founderId: string): string {
   return 'c' + createHash('sha256').update(founderId, 'utf8').digest('hex').slice(0, 16);
 }
 
-function describeClusters(keys: ArticleKeys, pairs: VerifiedPairs, root: Uint32Array): Clustering {
+/**
+ * The clusters of a grouping (`root[i]`: any label shared by the articles of one group), with their founders,
+ * ids (`idOf(label, founder)`, by default the founder's), order and each article's nearest fellow member.
+ */
+export function describeClusters(
+  keys: ArticleKeys,
+  pairs: VerifiedPairs,
+  root: Uint32Array,
+  idOf: (label: number, founder: number) => string = (_label, founder) => clusterIdFor(keys.ids[founder]),
+): Clustering {
   const n = root.length;
   const byRoot = new Map<number, number[]>();
   for (let i = 0; i < n; i++) {
@@ -390,10 +399,10 @@ function describeClusters(keys: ArticleKeys, pairs: VerifiedPairs, root: Uint32A
     else byRoot.set(root[i], [i]);
   }
   const clusters: Cluster[] = [];
-  for (const members of byRoot.values()) {
+  for (const [label, members] of byRoot) {
     let founder = members[0];
     for (const i of members) if (compareFounders(keys, i, founder) < 0) founder = i;
-    clusters.push({ id: clusterIdFor(keys.ids[founder]), founder, members });
+    clusters.push({ id: idOf(label, founder), founder, members });
   }
   clusters.sort((x, y) => y.members.length - x.members.length || compareFounders(keys, x.founder, y.founder));
   const clusterOf = new Uint32Array(n);
@@ -406,8 +415,8 @@ function describeClusters(keys: ArticleKeys, pairs: VerifiedPairs, root: Uint32A
   for (let p = 0; p < pairs.a.length; p++) {
     const i = pairs.a[p];
     const j = pairs.b[p];
-    if (clusterOf[i] !== clusterOf[j]) continue;
-    pairs.clustered[p] = 1;
+    pairs.clustered[p] = clusterOf[i] === clusterOf[j] ? 1 : 0;
+    if (!pairs.clustered[p]) continue;
     const s = pairs.similarity[p];
     // Pairs are sorted by (a, b), so on equal similarity the earlier article wins: deterministic.
     if (s > nearestSimilarity[i] || nearest[i] === -1) {

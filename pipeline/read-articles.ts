@@ -72,9 +72,10 @@ export interface Rejection {
   id?: string;
   /**
    * 'skipped': left out of the run; 'truncated': read, but its text cut to MAX_ARTICLE_CHARS; 'kept alone':
-   * read, but with nothing to compare (the shingle stage finds these), so it is a cluster of its own.
+   * read, but with nothing to compare (the shingle stage finds these), so it is a cluster of its own; 'kept
+   * indexed version': a nightly run's index has the id with another text, and keeps its own (nightly.ts).
    */
-  action: 'skipped' | 'truncated' | 'kept alone';
+  action: 'skipped' | 'truncated' | 'kept alone' | 'kept indexed version';
   reason: string;
 }
 

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { AtomicLineWriter, writeFileAtomic } from './atomic-write.js';
 import type { Rejection } from './read-articles.js';
-import type { LoadedClustering, StoredArticle } from './stages.js';
+import type { LoadedClustering, NightlyReport, StoredArticle } from './stages.js';
 
 /** Similarities are printed with a fixed number of decimals, so outputs are byte-identical run to run. */
 const fixed = (x: number) => x.toFixed(4);
@@ -40,8 +40,11 @@ export async function writeReports(
   clustering: LoadedClustering,
   articles: AsyncIterable<StoredArticle>,
 ): Promise<ReportCounts> {
-  const { ids, clusterIds, clusterOf, founders, nearest, nearestSimilarity, pairs } = clustering;
+  const { ids, clusterIds, clusterOf, founders, nearest, nearestSimilarity, pairs, nightly } = clustering;
   const n = ids.length;
+  // A nightly run also holds the indexed articles tonight's were matched with (after the first `reported`):
+  // they count in their clusters and are named in clusters.csv and pairs.csv, but get no rows of their own.
+  const reported = nightly?.reported ?? n;
   const size = new Uint32Array(clusterIds.length);
   for (let i = 0; i < n; i++) size[clusterOf[i]]++;
 
@@ -57,6 +60,8 @@ export async function writeReports(
       const cluster = clusterOf[index];
       if (founders[cluster] === index) {
         if (size[cluster] > 1) representativeTitle.set(cluster, article.title);
+      }
+      if (founders[cluster] === index && index < reported) {
         const { origin: _origin, ...fields } = article;
         await feed.write(JSON.stringify({ ...fields, cluster_id: clusterIds[cluster], cluster_size: size[cluster] }) + '\n');
       }
@@ -70,7 +75,7 @@ export async function writeReports(
   }
 
   const documentRows: unknown[][] = [];
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < reported; i++) {
     const cluster = clusterOf[i];
     documentRows.push([
       ids[i],
@@ -79,9 +84,14 @@ export async function writeReports(
       founders[cluster] === i ? 1 : 0,
       nearest[i] >= 0 ? ids[nearest[i]] : '',
       nearest[i] >= 0 ? fixed(nearestSimilarity[i]) : '',
+      nightly?.firstSeenRun[i] ?? '',
     ]);
   }
-  await writeCsv(join(out, 'documents.csv'), ['doc_id', 'cluster_id', 'cluster_size', 'is_representative', 'nearest_id', 'similarity'], documentRows);
+  await writeCsv(
+    join(out, 'documents.csv'),
+    ['doc_id', 'cluster_id', 'cluster_size', 'is_representative', 'nearest_id', 'similarity', 'first_seen_run'],
+    documentRows,
+  );
 
   // Similarity figures of a cluster are over its verified pairs that the clustering kept together.
   const minSimilarity = new Float64Array(clusterIds.length).fill(Infinity);
@@ -133,12 +143,28 @@ export async function writeReports(
   await writeCsv(join(out, 'pairs.csv'), ['doc_a', 'doc_b', 'similarity', 'jaccard', 'containment', 'fact_jaccard', 'estimated_jaccard', 'same_cluster'], pairRows);
 
   return {
-    documents: n,
+    documents: reported,
     clusters: clusterRows.length,
     clusteredArticles,
     duplicatesRemoved: clusteredArticles - clusterRows.length,
     verifiedPairs: pairs.a.length,
   };
+}
+
+/**
+ * merges.csv (old_cluster_id,new_cluster_id,run_id: an older story absorbed a newer one's id tonight) and
+ * search-updates.ndjson (Elasticsearch/OpenSearch bulk `update` actions, an action line and a doc line per
+ * article whose cluster id search must learn). Both are written on every run, empty without an index, so
+ * they never describe an earlier run.
+ */
+export async function writeNightlyReports(out: string, nightly: NightlyReport | undefined): Promise<void> {
+  const merges = nightly?.merges.map((m) => [m.oldClusterId, m.newClusterId, nightly.runId]) ?? [];
+  await writeCsv(join(out, 'merges.csv'), ['old_cluster_id', 'new_cluster_id', 'run_id'], merges);
+  let bulk = '';
+  for (const { id, clusterId } of nightly?.searchUpdates ?? []) {
+    bulk += JSON.stringify({ update: { _id: id } }) + '\n' + JSON.stringify({ doc: { cluster_id: clusterId } }) + '\n';
+  }
+  await writeFileAtomic(join(out, 'search-updates.ndjson'), bulk);
 }
 
 /** Every CSV the project writes goes through here: RFC 4180 quoting, and no cell a spreadsheet would run. */

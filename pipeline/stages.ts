@@ -11,7 +11,7 @@
  *   report    all of the above  -> documents.csv, clusters.csv, pairs.csv, deduplicated.jsonl, run.json
  */
 import { createReadStream } from 'node:fs';
-import { readFile, readdir } from 'node:fs/promises';
+import { readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { performance } from 'node:perf_hooks';
@@ -19,7 +19,7 @@ import invariant from 'tiny-invariant';
 import { readArtifact, writeArtifact } from './artifact.js';
 import { AtomicLineWriter, writeFileAtomic } from './atomic-write.js';
 import { type BandedSignatures, findCandidatesIn } from './candidates.js';
-import { type ArticleKeys, type ClusterOptions, type VerifiedPairs, clusterVerified, concatPairs } from './cluster.js';
+import { type ArticleKeys, type ClusterOptions, type Clustering, type VerifiedPairs, clusterVerified, concatPairs } from './cluster.js';
 import { type FeatureSets, FeatureSetsBuilder, selectFeatures } from './feature-sets.js';
 import { isFact } from './facts.js';
 import { optimalBanding } from './lsh-params.js';
@@ -28,7 +28,7 @@ import { progress } from './progress.js';
 import { type Rejection, readArticles } from './read-articles.js';
 import { InputError } from './errors.js';
 import { publishReports } from './publish.js';
-import { writeRejected, writeReports } from './report.js';
+import { writeNightlyReports, writeRejected, writeReports } from './report.js';
 import { type ShingleOptions } from './shingle.js';
 import { type EngineName, createEngine } from './signature.js';
 import { TOTAL_SLOTS, articleTotals } from './similarity.js';
@@ -103,6 +103,8 @@ async function* readWorkLines(out: string): AsyncGenerator<string> {
 
 export function readStage(inputs: string[], out: string, options: Pick<PipelineOptions, 'readConcurrency' | 'strict'>): Promise<StageStats> {
   return timed(out, 'read', { inputs, readConcurrency: options.readConcurrency, strict: options.strict }, async () => {
+    // A new batch: what an earlier nightly run said about the last one no longer holds.
+    await rm(workPath(out, NIGHTLY_FILE), { force: true });
     const writer = await AtomicLineWriter.create(workPath(out, 'articles.jsonl'));
     const shown = progress('read', 'articles');
     let articles = 0;
@@ -232,7 +234,7 @@ export function shingleStage(out: string, options: Pick<PipelineOptions, 'shingl
   });
 }
 
-async function loadShingles(out: string, shared = false): Promise<{ keys: ArticleKeys; sets: FeatureSets; options: ShingleOptions; weighting: Weighting }> {
+export async function loadShingles(out: string, shared = false): Promise<{ keys: ArticleKeys; sets: FeatureSets; options: ShingleOptions; weighting: Weighting }> {
   const { meta, arrays } = await readArtifact<ShingleMeta>(workPath(out, 'shingles.bin'), 'shingles', 'shingle', shared);
   return {
     keys: { ids: meta.ids, publishedMs: arrays.publishedMs as Float64Array },
@@ -301,7 +303,7 @@ export function signatureStage(out: string, options: Pick<PipelineOptions, 'engi
  */
 export const COPY_K = 32;
 
-async function loadSignatures(out: string, shared = false): Promise<{ signatures: Uint32Array; copySignatures: Uint32Array; meta: SignatureMeta }> {
+export async function loadSignatures(out: string, shared = false): Promise<{ signatures: Uint32Array; copySignatures: Uint32Array; meta: SignatureMeta }> {
   const { meta, arrays } = await readArtifact<SignatureMeta>(workPath(out, 'signatures.bin'), 'signatures', 'sign', shared);
   return { signatures: arrays.signatures as Uint32Array, copySignatures: arrays.copySignatures as Uint32Array, meta };
 }
@@ -313,18 +315,33 @@ interface CandidateMeta {
   copyThreshold: number;
 }
 
-export function candidatesStage(out: string, options: Pick<PipelineOptions, 'lshThreshold' | 'copyThreshold' | 'maxBucketSize'>): Promise<StageStats> {
+/** The banded signature sets of a run: the main signatures, and the copy signatures when copyThreshold > 0. */
+export function bandedSources(
+  signatures: Uint32Array,
+  copySignatures: Uint32Array,
+  k: number,
+  copyK: number,
+  options: Pick<PipelineOptions, 'lshThreshold' | 'copyThreshold'>,
+): BandedSignatures[] {
+  const sources: BandedSignatures[] = [{ signatures, k, ...optimalBanding(options.lshThreshold, k) }];
+  if (options.copyThreshold > 0) sources.push({ signatures: copySignatures, k: copyK, ...optimalBanding(options.copyThreshold, copyK) });
+  return sources;
+}
+
+/**
+ * `pinned` (nightly runs, see nightly.ts) marks articles already in the index: a pair of two of them is never
+ * a candidate, since they were compared when the later of them was new.
+ */
+export function candidatesStage(out: string, options: Pick<PipelineOptions, 'lshThreshold' | 'copyThreshold' | 'maxBucketSize'>, pinned?: Uint8Array): Promise<StageStats> {
   const { lshThreshold, copyThreshold, maxBucketSize } = options;
   return timed(out, 'candidates', { lshThreshold, copyThreshold, maxBucketSize }, async () => {
     const { signatures, copySignatures, meta: signatureMeta } = await loadSignatures(out);
-    const banding = optimalBanding(lshThreshold, signatureMeta.k);
-    const sources: BandedSignatures[] = [{ signatures, k: signatureMeta.k, ...banding }];
-    const copyBanding = copyThreshold > 0 ? optimalBanding(copyThreshold, signatureMeta.copyK) : undefined;
-    if (copyBanding) sources.push({ signatures: copySignatures, k: signatureMeta.copyK, ...copyBanding });
+    const sources = bandedSources(signatures, copySignatures, signatureMeta.k, signatureMeta.copyK, options);
+    const [banding, copyBanding] = sources;
     const shown = progress('candidates', 'bands', sources.reduce((sum, source) => sum + source.bands, 0));
     let pairs: Uint32Array;
     try {
-      pairs = findCandidatesIn(sources, maxBucketSize, () => shown.advance(1));
+      pairs = findCandidatesIn(sources, maxBucketSize, () => shown.advance(1), pinned);
     } finally {
       shown.done();
     }
@@ -385,35 +402,57 @@ export function clusterStage(
       await pool.close();
     }
     const clustering = clusterVerified(keys, sets, concatPairs(verified), clusterOptions);
-    const founders = Uint32Array.from(clustering.clusters, (c) => c.founder);
-    const meta: ClusterMeta = { options: clusterOptions, clusterIds: clustering.clusters.map((c) => c.id) };
-    const { pairs } = clustering;
-    await writeArtifact(workPath(out, 'clusters.bin'), 'clusters', meta, {
-      clusterOf: clustering.clusterOf,
-      founders,
-      nearest: clustering.nearest,
-      nearestSimilarity: clustering.nearestSimilarity,
-      pairA: pairs.a,
-      pairB: pairs.b,
-      pairEstimated: pairs.estimated,
-      pairJaccard: pairs.jaccard,
-      pairContainment: pairs.containment,
-      pairFactJaccard: pairs.factJaccard,
-      pairSimilarity: pairs.similarity,
-      pairClustered: pairs.clustered,
-    });
+    await writeClustering(out, clustering, clusterOptions);
     const multi = clustering.clusters.filter((c) => c.members.length > 1);
     return {
       articles: keys.ids.length,
       candidatePairs: candidates.arrays.pairs.length / 2,
-      verifiedPairs: pairs.a.length,
-      clusteredPairs: pairs.clustered.reduce((s, x) => s + x, 0),
+      verifiedPairs: clustering.pairs.a.length,
+      clusteredPairs: clustering.pairs.clustered.reduce((s: number, x: number) => s + x, 0),
       clusters: multi.length,
       largestCluster: clustering.clusters.length > 0 ? clustering.clusters[0].members.length : 0,
       duplicatesRemoved: multi.reduce((s, c) => s + c.members.length - 1, 0),
     };
   });
 }
+
+/** Writes work/clusters.bin (the cluster stage's output; nightly runs rewrite it with the index's ids). */
+export async function writeClustering(out: string, clustering: Clustering, options: ClusterOptions): Promise<void> {
+  const founders = Uint32Array.from(clustering.clusters, (c) => c.founder);
+  const meta: ClusterMeta = { options, clusterIds: clustering.clusters.map((c) => c.id) };
+  const { pairs } = clustering;
+  await writeArtifact(workPath(out, 'clusters.bin'), 'clusters', meta, {
+    clusterOf: clustering.clusterOf,
+    founders,
+    nearest: clustering.nearest,
+    nearestSimilarity: clustering.nearestSimilarity,
+    pairA: pairs.a,
+    pairB: pairs.b,
+    pairEstimated: pairs.estimated,
+    pairJaccard: pairs.jaccard,
+    pairContainment: pairs.containment,
+    pairFactJaccard: pairs.factJaccard,
+    pairSimilarity: pairs.similarity,
+    pairClustered: pairs.clustered,
+  });
+}
+
+/**
+ * What a nightly run (nightly.ts) adds to the reports, in work/nightly.json: the articles after the first
+ * `reported` ones came from the index and are not reported.
+ */
+export interface NightlyReport {
+  runId: string;
+  reported: number;
+  firstSeenRun: string[];
+  merges: { oldClusterId: string; newClusterId: string }[];
+  /** Articles whose cluster id search must learn: tonight's new ones, and the members of merged clusters. */
+  searchUpdates: { id: string; clusterId: string }[];
+  /** Tonight's articles the index already had with another text, kept as indexed (without --update). */
+  conflicts: Rejection[];
+}
+
+export const NIGHTLY_FILE = 'nightly.json';
 
 /** Everything the report stage needs about the clustering, as loaded from work/clusters.bin. */
 export interface LoadedClustering {
@@ -424,14 +463,24 @@ export interface LoadedClustering {
   nearest: Int32Array;
   nearestSimilarity: Float32Array;
   pairs: VerifiedPairs;
+  /** Present after a nightly run. */
+  nightly?: NightlyReport;
 }
 
 export async function loadClustering(out: string): Promise<LoadedClustering> {
-  const [{ keys }, { meta, arrays }] = await Promise.all([
+  const [{ keys }, { meta, arrays }, nightly] = await Promise.all([
     loadShingles(out),
     readArtifact<ClusterMeta>(workPath(out, 'clusters.bin'), 'clusters', 'cluster'),
+    readFile(workPath(out, NIGHTLY_FILE), 'utf8').then(
+      (text) => JSON.parse(text) as NightlyReport,
+      (error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT') return undefined;
+        throw error;
+      },
+    ),
   ]);
   return {
+    ...(nightly === undefined ? {} : { nightly }),
     ids: keys.ids,
     clusterIds: meta.clusterIds,
     clusterOf: arrays.clusterOf as Uint32Array,
@@ -460,7 +509,9 @@ export function reportStage(out: string): Promise<StageStats> {
       const written = await writeReports(folder, clustering, readStoredArticles(out));
       // The read stage's rejections in input order, then the articles the shingle stage found nothing in.
       const rejected = async (file: string) => JSON.parse(await readFile(workPath(out, file), 'utf8')) as Rejection[];
-      await writeRejected(join(folder, 'rejected.csv'), [...(await rejected('rejected.json')), ...(await rejected('unusable.json'))]);
+      const conflicts = clustering.nightly?.conflicts ?? [];
+      await writeRejected(join(folder, 'rejected.csv'), [...(await rejected('rejected.json')), ...conflicts, ...(await rejected('unusable.json'))]);
+      await writeNightlyReports(folder, clustering.nightly);
       const stages: Record<string, unknown> = {};
       for (const file of (await readdir(join(out, 'work'))).sort()) {
         if (file.endsWith('.stats.json') && file !== 'report.stats.json') {
@@ -479,7 +530,7 @@ export function reportStage(out: string): Promise<StageStats> {
 }
 
 /** What the report stage writes into OUT (as links into OUT/current, see publish.ts). */
-export const REPORT_FILES = ['documents.csv', 'clusters.csv', 'pairs.csv', 'deduplicated.jsonl', 'rejected.csv', 'run.json'];
+export const REPORT_FILES = ['documents.csv', 'clusters.csv', 'pairs.csv', 'deduplicated.jsonl', 'rejected.csv', 'merges.csv', 'search-updates.ndjson', 'run.json'];
 
 /** All stages in order; returns their statistics. */
 export async function runPipeline(inputs: string[], out: string, options: PipelineOptions): Promise<StageStats[]> {

@@ -92,7 +92,7 @@ test('reports: every file written, consistent with each other, byte-identical on
   files.forEach((f, i) => assert.ok(first[i].equals(second[i]), `${f} is byte-identical`));
 
   const documents = await readCsv(join(out, 'documents.csv'));
-  assert.deepEqual(Object.keys(documents[0]), ['doc_id', 'cluster_id', 'cluster_size', 'is_representative', 'nearest_id', 'similarity']);
+  assert.deepEqual(Object.keys(documents[0]), ['doc_id', 'cluster_id', 'cluster_size', 'is_representative', 'nearest_id', 'similarity', 'first_seen_run']);
   const clusters = await readCsv(join(out, 'clusters.csv'));
   assert.equal(clusters.length, 1);
   const [cluster] = clusters;

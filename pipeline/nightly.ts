@@ -1,0 +1,357 @@
+/**
+ * Nightly runs against a persistent index (index-store.ts): tonight's rewrites of an older story join the
+ * older story's cluster, and a cluster id, once given, never changes unless its story merges into an older
+ * one (then merges.csv says so).
+ *
+ *   read       tonight's inputs, each article looked up by id in the index: new, already indexed
+ *              (the same text: it keeps its cluster), or changed (kept as indexed and listed in rejected.csv;
+ *              with --update re-matched and replaced)
+ *   find       tonight's new articles are shingled and signed, and their band keys looked up among the
+ *              index's: the indexed articles sharing a band are tonight's guests
+ *   match      the usual stages over tonight's articles plus the guests (re-shingled from their stored
+ *              text, so they are verified exactly as tonight's pairs are); two indexed articles are never a
+ *              candidate pair, so only a new article can join two stories
+ *   assign     a group with no indexed article founds a new cluster; with one indexed cluster it takes that
+ *              id; with several, the oldest id survives and the others are merges
+ *   report     the usual reports (guests are not reported), plus merges.csv and search-updates.ndjson
+ *   commit     the index takes tonight's articles, new clusters, merges and retention in one transaction,
+ *              after the reports are in place: a run killed before it leaves the index as it was, and a
+ *              re-run repeats the same night
+ */
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { AtomicLineWriter, writeFileAtomic } from './atomic-write.js';
+import { bandKeysOf, matchIndexed } from './candidates.js';
+import { clusterIdFor, describeClusters } from './cluster.js';
+import { type PipelineOptions } from './options.js';
+import { type Rejection } from './read-articles.js';
+import { type ArticleIndex, type IndexSettings, type NewEntry, SqliteArticleIndex, textHashOf } from './index-store.js';
+import { createEngine } from './signature.js';
+import {
+  COPY_K,
+  NIGHTLY_FILE,
+  type NightlyReport,
+  type StageStats,
+  type StoredArticle,
+  bandedSources,
+  candidatesStage,
+  clusterStage,
+  loadClustering,
+  loadShingles,
+  loadSignatures,
+  readStage,
+  readStoredArticles,
+  reportStage,
+  shingleStage,
+  signatureStage,
+  workPath,
+  writeClustering,
+} from './stages.js';
+import { optimalBanding } from './lsh-params.js';
+
+export interface NightlyOptions {
+  /** The index file (created if missing). */
+  index: string;
+  /** Tonight's run id; by default the index's next (run-000001, ...). */
+  runId?: string;
+  /** Re-match and replace indexed articles whose text changed, instead of keeping the indexed version. */
+  update: boolean;
+  /** Indexed articles published more than this many days before tonight's newest leave matching. */
+  keepDays?: number;
+}
+
+const DAY_MS = 86_400_000;
+
+/** What tonight's article is to the index. */
+const NEW = 0;
+const KNOWN = 1;
+const REPLACED = 2;
+const GUEST = 3;
+
+/** The options an index is bound to: signatures and band keys made with others would not match. */
+export function indexSettings(options: PipelineOptions): IndexSettings {
+  return {
+    shingles: options.shingles,
+    weighting: options.weighting,
+    engine: options.engine,
+    k: options.k,
+    seed: options.seed,
+    signatureMaxDf: options.signatureMaxDf,
+    lshThreshold: options.lshThreshold,
+    copyThreshold: options.copyThreshold,
+  };
+}
+
+function bandCountOf(options: PipelineOptions): number {
+  const { k } = createEngine(options.engine, options.k, options.seed);
+  return optimalBanding(options.lshThreshold, k).bands + (options.copyThreshold > 0 ? optimalBanding(options.copyThreshold, COPY_K).bands : 0);
+}
+
+export async function runNightly(inputs: string[], out: string, options: PipelineOptions, nightly: NightlyOptions): Promise<StageStats[]> {
+  const index = new SqliteArticleIndex(nightly.index, indexSettings(options), bandCountOf(options));
+  try {
+    return await runAgainst(index, inputs, out, options, nightly);
+  } finally {
+    index.close();
+  }
+}
+
+async function runAgainst(index: ArticleIndex, inputs: string[], out: string, options: PipelineOptions, nightly: NightlyOptions): Promise<StageStats[]> {
+  const stats: StageStats[] = [];
+  stats.push(await readStage(inputs, out, options));
+  const runId = nightly.runId ?? index.nextRunId();
+
+  // Tonight's articles against the index, by id.
+  const roles: number[] = [];
+  const storedIds: (string | undefined)[] = [];
+  const firstSeenRun: string[] = [];
+  const conflicts: Rejection[] = [];
+  let newestMs = NaN;
+  for await (const article of readStoredArticles(out)) {
+    const publishedMs = article.published_at === undefined ? NaN : Date.parse(article.published_at);
+    if (publishedMs > newestMs || Number.isNaN(newestMs)) newestMs = publishedMs;
+    const entry = index.lookup(article.id);
+    if (entry === undefined) {
+      roles.push(NEW);
+      storedIds.push(undefined);
+      firstSeenRun.push(runId);
+      continue;
+    }
+    firstSeenRun.push(entry.firstSeenRun);
+    const changed = entry.textHash !== textHashOf(article.title, article.text);
+    if (changed && nightly.update && !entry.retired) {
+      roles.push(REPLACED);
+      storedIds.push(undefined);
+      continue;
+    }
+    if (changed) {
+      const [, file, line] = /^(.*?)(?::(\d+))?$/.exec(article.origin)!;
+      conflicts.push({
+        file,
+        line: line === undefined ? undefined : Number(line),
+        id: article.id,
+        action: 'kept indexed version',
+        reason: `id already indexed (first seen in ${entry.firstSeenRun}) with another text; --update replaces it`,
+      });
+    }
+    roles.push(KNOWN);
+    storedIds.push(entry.clusterId);
+  }
+  const tonight = roles.length;
+  const sinceMs = nightly.keepDays === undefined || Number.isNaN(newestMs) ? NaN : newestMs - nightly.keepDays * DAY_MS;
+
+  // Guests: indexed articles that share a band with one of tonight's new articles.
+  const lookFor = Uint8Array.from(roles, (r) => (r === NEW || r === REPLACED ? 1 : 0));
+  let guests: string[] = [];
+  let signed = false;
+  if (lookFor.includes(1)) {
+    stats.push(await shingleStage(out, options));
+    stats.push(await signatureStage(out, options));
+    signed = true;
+    const tonightKeys = await bandKeysIn(out, options);
+    for (let i = 0; i < tonight; i++) if (!tonightKeys.bandable[i]) lookFor[i] = 0;
+    const matchable = index.matchable(sinceMs);
+    const matched = matchIndexed(tonightKeys.keys, lookFor, matchable.bandKeys, tonightKeys.bandCount, options.maxBucketSize);
+    const tonightIds = new Set<string>();
+    for await (const article of readStoredArticles(out)) tonightIds.add(article.id);
+    guests = matchable.ids.filter((id, j) => matched[j] === 1 && !tonightIds.has(id));
+  }
+  if (guests.length > 0) {
+    await appendGuests(out, index, guests, roles, storedIds, firstSeenRun);
+    signed = false;
+  }
+  if (!signed) {
+    // With guests, tonight's articles are weighed and signed again: IDF is over the whole batch.
+    stats.push(await shingleStage(out, options));
+    stats.push(await signatureStage(out, options));
+  }
+  const pinned = Uint8Array.from(roles, (r) => (r === KNOWN || r === GUEST ? 1 : 0));
+  stats.push(await candidatesStage(out, options, pinned));
+  stats.push(await clusterStage(out, options));
+
+  const assigned = await assignIds(out, index, roles, storedIds, runId, options);
+  const report: NightlyReport = {
+    runId,
+    reported: tonight,
+    firstSeenRun: firstSeenRun.slice(0, tonight),
+    merges: assigned.merges,
+    searchUpdates: assigned.searchUpdates,
+    conflicts,
+  };
+  await writeFileAtomic(workPath(out, NIGHTLY_FILE), JSON.stringify(report));
+  stats.push(await reportStage(out));
+
+  // The index last: until this transaction commits, the index is as it was before the run.
+  const added: NewEntry[] = [];
+  const replaced: NewEntry[] = [];
+  const keys = await bandKeysIn(out, options);
+  let i = 0;
+  for await (const article of readStoredArticles(out)) {
+    if (i >= tonight) break;
+    if (roles[i] === NEW || roles[i] === REPLACED) {
+      (roles[i] === NEW ? added : replaced).push(entryFor(article, assigned.finalIds[i], keys.bandable[i] ? keys.keys.slice(i * keys.bandCount, (i + 1) * keys.bandCount) : undefined));
+    }
+    i++;
+  }
+  const retiring = !Number.isNaN(sinceMs);
+  if (added.length + replaced.length + assigned.merges.length > 0 || retiring) {
+    index.apply({ runId, added, replaced, newClusters: assigned.newClusters, merges: assigned.merges, retireBeforeMs: sinceMs });
+  }
+  return stats;
+}
+
+function entryFor(article: StoredArticle, clusterId: string, bandKeys: Uint32Array | undefined): NewEntry {
+  return {
+    id: article.id,
+    title: article.title,
+    text: article.text,
+    ...(article.url === undefined ? {} : { url: article.url }),
+    ...(article.source === undefined ? {} : { source: article.source }),
+    publishedMs: article.published_at === undefined ? NaN : Date.parse(article.published_at),
+    textHash: textHashOf(article.title, article.text),
+    bandKeys,
+    clusterId,
+  };
+}
+
+async function bandKeysIn(out: string, options: PipelineOptions) {
+  const { signatures, copySignatures, meta } = await loadSignatures(out);
+  return bandKeysOf(bandedSources(signatures, copySignatures, meta.k, meta.copyK, options));
+}
+
+/** Appends the guests' stored text to work/articles.jsonl, after tonight's articles. */
+async function appendGuests(out: string, index: ArticleIndex, guests: string[], roles: number[], storedIds: (string | undefined)[], firstSeenRun: string[]): Promise<void> {
+  const path = workPath(out, 'articles.jsonl');
+  const writer = await AtomicLineWriter.create(path);
+  try {
+    const input = createReadStream(path, { encoding: 'utf8' });
+    for await (const line of createInterface({ input, crlfDelay: Infinity })) if (line !== '') await writer.write(line + '\n');
+    let chunk = '';
+    for (const body of index.bodies(guests)) {
+      const stored: StoredArticle = {
+        id: body.id,
+        title: body.title,
+        text: body.text,
+        ...(Number.isNaN(body.publishedMs) ? {} : { published_at: new Date(body.publishedMs).toISOString() }),
+        ...(body.source === undefined ? {} : { source: body.source }),
+        ...(body.url === undefined ? {} : { url: body.url }),
+        origin: `${index.path} (indexed)`,
+      };
+      chunk += JSON.stringify(stored) + '\n';
+      if (chunk.length >= 1 << 20) {
+        await writer.write(chunk);
+        chunk = '';
+      }
+      roles.push(GUEST);
+      storedIds.push(body.clusterId);
+      firstSeenRun.push(body.firstSeenRun);
+    }
+    await writer.write(chunk);
+    await writer.commit();
+  } catch (error) {
+    await writer.abort();
+    throw error;
+  }
+}
+
+interface Assignment {
+  finalIds: string[];
+  newClusters: string[];
+  merges: { oldClusterId: string; newClusterId: string }[];
+  searchUpdates: { id: string; clusterId: string }[];
+}
+
+/**
+ * Gives each of tonight's groups its cluster id: the index's id of the indexed articles in it, the oldest
+ * of them when it holds several (the others merge into it), else a new id from its founder. Rewrites
+ * work/clusters.bin with the final grouping: indexed articles of one story are one cluster even when
+ * tonight's clustering left them apart.
+ */
+async function assignIds(
+  out: string,
+  index: ArticleIndex,
+  roles: number[],
+  storedIds: (string | undefined)[],
+  runId: string,
+  options: PipelineOptions,
+): Promise<Assignment> {
+  const clustering = await loadClustering(out);
+  const { keys } = await loadShingles(out);
+  const n = roles.length;
+  const age = (id: string) => index.clusterAge(id) ?? Infinity;
+  const older = (a: string, b: string) => age(a) - age(b) || (a < b ? -1 : a > b ? 1 : 0);
+
+  // Indexed ids that tonight's groups join: union-find over ids, the oldest id as each set's survivor.
+  const parent = new Map<string, string>();
+  const find = (id: string): string => {
+    let root = id;
+    while (parent.get(root) !== root) root = parent.get(root)!;
+    parent.set(id, root);
+    return root;
+  };
+  const joined: (string | undefined)[] = new Array(clustering.clusterIds.length);
+  for (let i = 0; i < n; i++) {
+    const stored = storedIds[i];
+    if (stored === undefined) continue;
+    if (!parent.has(stored)) parent.set(stored, stored);
+    const c = clustering.clusterOf[i];
+    const other = joined[c];
+    if (other === undefined) joined[c] = stored;
+    else {
+      const [a, b] = [find(other), find(stored)];
+      if (a !== b) {
+        const [keep, drop] = older(a, b) <= 0 ? [a, b] : [b, a];
+        parent.set(drop, keep);
+      }
+    }
+  }
+  const merges: { oldClusterId: string; newClusterId: string }[] = [];
+  for (const id of [...parent.keys()].sort(older)) if (find(id) !== id) merges.push({ oldClusterId: id, newClusterId: find(id) });
+
+  // New ids for groups without an indexed article: their founder's, unless the index already gave that id
+  // out (an --update'd founder of an older story).
+  const used = new Set<string>();
+  const newClusters: string[] = [];
+  const idOfGroup: string[] = clustering.clusterIds.map((_, c) => {
+    const stored = joined[c];
+    if (stored !== undefined) return find(stored);
+    const founder = clustering.ids[clustering.founders[c]];
+    let id = clusterIdFor(founder);
+    if (index.clusterAge(id) !== undefined || used.has(id)) id = clusterIdFor(`${founder}\n${runId}`);
+    used.add(id);
+    return id;
+  });
+  const finalIds = Array.from({ length: n }, (_, i) => idOfGroup[clustering.clusterOf[i]]);
+
+  // The final grouping, one label per id; new clusters get their ages in cluster order (largest first).
+  const label = new Map<string, number>();
+  const root = Uint32Array.from(finalIds, (id) => {
+    let l = label.get(id);
+    if (l === undefined) label.set(id, (l = label.size));
+    return l;
+  });
+  const ids = [...label.keys()];
+  const final = describeClusters(keys, clustering.pairs, root, (l) => ids[l]);
+  for (const cluster of final.clusters) if (used.has(cluster.id) && cluster.members.some((i) => roles[i] !== GUEST)) newClusters.push(cluster.id);
+  const clusterOptions = { threshold: options.threshold, measure: options.measure, factAgreement: options.factAgreement, linkage: options.linkage, groupSimilarity: options.groupSimilarity };
+  await writeClustering(out, final, clusterOptions);
+
+  // Search learns the id of every new or replaced article, and the new id of every member of a merged cluster.
+  const searchUpdates: { id: string; clusterId: string }[] = [];
+  const listed = new Set<string>();
+  for (let i = 0; i < n; i++) {
+    if (roles[i] === NEW || roles[i] === REPLACED) {
+      searchUpdates.push({ id: keys.ids[i], clusterId: finalIds[i] });
+      listed.add(keys.ids[i]);
+    }
+  }
+  for (const { oldClusterId, newClusterId } of merges) {
+    for (const id of index.membersOf(oldClusterId)) {
+      if (!listed.has(id)) {
+        searchUpdates.push({ id, clusterId: newClusterId });
+        listed.add(id);
+      }
+    }
+  }
+  return { finalIds, newClusters, merges, searchUpdates };
+}
