@@ -7,10 +7,13 @@
  * 2. End to end at each size: a labelled corpus from `npm run corpus`, every stage with the defaults in a
  *    child process (wall time and peak RSS are its own), candidates per article, and pairwise F1 against the
  *    generated labels.
+ * 3. With `--nightly INDEXED,NEW` (e.g. 1000000,100000), only this: one generated corpus of INDEXED + NEW
+ *    articles, the first INDEXED run as one night into a new index, then the last NEW as the next night
+ *    (timed, in a child process); the index's size per article.
  * Prints Markdown tables; nothing is asserted (speed goals are read off here, never in tests).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -24,7 +27,7 @@ import { type EngineName, createEngine, estimateJaccard } from '../pipeline/sign
 import { signWeightedSet } from '../pipeline/tasks.js';
 import { WEIGHT_QUANTUM, WeightedReplicator, featureWeights } from '../pipeline/weights.js';
 
-const { values } = parseArgs({ options: { sizes: { type: 'string' }, keep: { type: 'string' } } });
+const { values } = parseArgs({ options: { sizes: { type: 'string' }, keep: { type: 'string' }, nightly: { type: 'string' } } });
 const sizes = (values.sizes ?? '100000').split(',').filter((s) => s !== '').map(Number);
 const root = values.keep ?? mkdtempSync(join(tmpdir(), 'neardup-bench-'));
 const dist = fileURLToPath(new URL('..', import.meta.url));
@@ -149,7 +152,48 @@ function endToEnd(n: number): string {
   return `| ${n} | ${r.wallSeconds.toFixed(1)} | ${Math.round(r.peakRssMb)} | ${stage('read')} | ${stage('shingle')} | ${stage('sign')} | ${stage('candidates')} | ${stage('cluster')} | ${stage('report')} | ${s.candidates?.candidatesPerArticle} | ${s.cluster?.verifiedPairs} | ${r.clustering.f1.toFixed(3)} | ${r.clustering.largestPredictedCluster} |`;
 }
 
+interface OnceResult {
+  wallSeconds: number;
+  peakRssMb: number;
+}
+
+/** Two nights over one generated corpus: the first `indexed` articles, then the `fresh` rest against them. */
+function nightly(indexed: number, fresh: number): string[] {
+  const dir = corpus(indexed + fresh);
+  const lines = readFileSync(join(dir, 'articles.jsonl'), 'utf8').trimEnd().split('\n');
+  writeFileSync(join(dir, 'past.jsonl'), lines.slice(0, indexed).join('\n') + '\n');
+  writeFileSync(join(dir, 'tonight.jsonl'), lines.slice(indexed).join('\n') + '\n');
+  lines.length = 0;
+  const index = join(dir, 'index.sqlite');
+  const once = (input: string, out: string) =>
+    JSON.parse(execFileSync(process.execPath, [join(dist, 'bench/run-nightly-once.js'), join(dir, input), join(dir, out), index], { encoding: 'utf8', maxBuffer: 1 << 26 }).trim().split('\n').pop()!) as OnceResult & {
+      stages: { stage: string; seconds: number; articles: number }[];
+    };
+  const past = once('past.jsonl', 'out-past');
+  const pastBytes = statSync(index).size;
+  const tonight = once('tonight.jsonl', 'out-tonight');
+  const bytes = statSync(index).size;
+  const stage = (name: string) => tonight.stages.filter((s) => s.stage === name).map((s) => s.seconds.toFixed(1)).join(' + ');
+  const guests = Math.max(...tonight.stages.filter((s) => s.stage === 'shingle').map((s) => s.articles)) - fresh;
+  if (!values.keep) rmSync(dir, { recursive: true, force: true });
+  return [
+    `| night | articles | wall s | peak RSS MB | index MB after | index bytes per article |`,
+    `| --- | ---: | ---: | ---: | ---: | ---: |`,
+    `| first (empty index) | ${indexed} | ${past.wallSeconds.toFixed(1)} | ${Math.round(past.peakRssMb)} | ${(pastBytes / 1e6).toFixed(1)} | ${Math.round(pastBytes / indexed)} |`,
+    `| next | ${fresh} | ${tonight.wallSeconds.toFixed(1)} | ${Math.round(tonight.peakRssMb)} | ${(bytes / 1e6).toFixed(1)} | ${Math.round(bytes / (indexed + fresh))} |`,
+    '',
+    `next night: ${guests} indexed articles came back as guests; shingle ${stage('shingle')} s, sign ${stage('sign')} s, candidates ${stage('candidates')} s, cluster ${stage('cluster')} s, report ${stage('report')} s`,
+  ];
+}
+
 console.log(`node ${process.version}; ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}; workers: ${DEFAULT_OPTIONS.workers}\n`);
+if (values.nightly !== undefined) {
+  const [indexed, fresh] = values.nightly.split(',').map(Number);
+  if (!(indexed > 0 && fresh > 0)) throw new Error(`--nightly ${values.nightly}: expected INDEXED,NEW, e.g. 1000000,100000`);
+  console.log(`Nightly: ${fresh} new articles against an index of ${indexed} (one generated corpus, \`npm run corpus\`):\n`);
+  for (const line of nightly(indexed, fresh)) console.log(line);
+  process.exit(0);
+}
 for (const line of signatureBench()) console.log(line);
 console.log('\nEnd to end with the defaults on generated corpora (`npm run corpus`, about 1 KB an article):\n');
 console.log('| articles | wall s | peak RSS MB | read s | shingle s | sign s | candidates s | cluster s | report s | candidates/article | verified pairs | pairwise F1 | largest cluster |');

@@ -119,37 +119,65 @@ export function bandKeysOf(sources: BandedSignatures[]): { keys: Uint32Array; ba
 }
 
 /**
- * Which indexed articles share a band key with one of tonight's articles that `lookFor` marks: tonight's
- * candidates from the index. Tonight's keys are sorted per band and each indexed key is looked up; a bucket
- * of tonight's articles takes at most `maxBucketSize` indexed articles per band, so that boilerplate shared
- * by thousands of indexed articles does not pull them all in.
+ * Which indexed articles are candidates of one of tonight's articles that `lookFor` marks. With one-row
+ * bands (the default: 49 x 1), one shared band is one shared signature value, and across a large index
+ * nearly every article shares one with somebody tonight; so an indexed article needs `minShared` shared
+ * main bands with one of tonight's articles (a signature estimate of at least minShared / mainBands), or
+ * one shared copy band (a near copy). Tonight's keys are sorted per band and each indexed key is looked up;
+ * a bucket of tonight's articles larger than `maxBucketSize` counts only its first members.
  */
-export function matchIndexed(tonight: Uint32Array, lookFor: Uint8Array, indexed: Uint32Array, bandCount: number, maxBucketSize: number): Uint8Array {
+export function matchIndexed(
+  tonight: Uint32Array,
+  lookFor: Uint8Array,
+  indexed: Uint32Array,
+  bandCount: number,
+  mainBands: number,
+  minShared: number,
+  maxBucketSize: number,
+): Uint8Array {
   const n = lookFor.length;
   const m = indexed.length / bandCount;
   const matched = new Uint8Array(m);
-  const sorted = new Uint32Array(n);
-  const taken = new Uint32Array(n);
+  // Per band, tonight's (key, article) packed into one double and sorted.
+  const sorted: Float64Array[] = [];
   for (let band = 0; band < bandCount; band++) {
+    const packed = new Float64Array(n);
     let count = 0;
-    for (let i = 0; i < n; i++) if (lookFor[i] === 1) sorted[count++] = tonight[i * bandCount + band];
-    const keys = sorted.subarray(0, count).sort();
-    taken.fill(0, 0, count);
-    for (let j = 0; j < m; j++) {
+    for (let i = 0; i < n; i++) if (lookFor[i] === 1) packed[count++] = tonight[i * bandCount + band] * MAX_ARTICLES_PER_BATCH + i;
+    sorted.push(packed.subarray(0, count).sort());
+  }
+  const shared = new Uint8Array(n);
+  const touched = new Uint32Array(n);
+  for (let j = 0; j < m && n > 0; j++) {
+    let touchedCount = 0;
+    let hit = false;
+    for (let band = 0; band < bandCount && !hit; band++) {
+      const keys = sorted[band];
       const key = indexed[j * bandCount + band];
-      // The first position holding key, by binary search.
+      const low = key * MAX_ARTICLES_PER_BATCH;
       let lo = 0;
-      let hi = count;
+      let hi = keys.length;
       while (lo < hi) {
         const mid = (lo + hi) >>> 1;
-        if (keys[mid] < key) lo = mid + 1;
+        if (keys[mid] < low) lo = mid + 1;
         else hi = mid;
       }
-      if (lo < count && keys[lo] === key && taken[lo] < maxBucketSize) {
-        taken[lo]++;
-        matched[j] = 1;
+      const end = Math.min(keys.length, lo + maxBucketSize);
+      for (let p = lo; p < end && Math.floor(keys[p] / MAX_ARTICLES_PER_BATCH) === key; p++) {
+        if (band >= mainBands) {
+          hit = true;
+          break;
+        }
+        const i = keys[p] % MAX_ARTICLES_PER_BATCH;
+        if (shared[i] === 0) touched[touchedCount++] = i;
+        if (++shared[i] >= minShared) {
+          hit = true;
+          break;
+        }
       }
     }
+    if (hit) matched[j] = 1;
+    for (let t = 0; t < touchedCount; t++) shared[touched[t]] = 0;
   }
   return matched;
 }

@@ -24,19 +24,8 @@ export interface IndexedEntry {
   retired: boolean;
 }
 
-/** An article as stored: enough to put it back into a batch. */
-export interface IndexedBody {
-  id: string;
-  title: string;
-  text: string;
-  url?: string;
-  source?: string;
-  publishedMs: number;
-  clusterId: string;
-  firstSeenRun: string;
-}
-
-export interface NewEntry {
+/** An article's own fields, as the index keeps them. */
+export interface IndexedArticle {
   id: string;
   title: string;
   text: string;
@@ -44,6 +33,15 @@ export interface NewEntry {
   source?: string;
   /** NaN when unknown. */
   publishedMs: number;
+}
+
+/** An article as stored: enough to put it back into a batch. */
+export interface IndexedBody extends IndexedArticle {
+  clusterId: string;
+  firstSeenRun: string;
+}
+
+export interface NewEntry extends IndexedArticle {
   textHash: string;
   /** Band keys (bandCount values), or undefined for an article with nothing to band. */
   bandKeys: Uint32Array | undefined;
