@@ -160,10 +160,12 @@ interface OnceResult {
 /** Two nights over one generated corpus: the first `indexed` articles, then the `fresh` rest against them. */
 function nightly(indexed: number, fresh: number): string[] {
   const dir = corpus(indexed + fresh);
-  const lines = readFileSync(join(dir, 'articles.jsonl'), 'utf8').trimEnd().split('\n');
-  writeFileSync(join(dir, 'past.jsonl'), lines.slice(0, indexed).join('\n') + '\n');
-  writeFileSync(join(dir, 'tonight.jsonl'), lines.slice(indexed).join('\n') + '\n');
-  lines.length = 0;
+  // A million articles are more text than one JavaScript string holds: split by lines, without reading it whole.
+  const source = readFileSync(join(dir, 'articles.jsonl'));
+  let cut = 0;
+  for (let line = 0; line < indexed; line++) cut = source.indexOf(10, cut) + 1;
+  writeFileSync(join(dir, 'past.jsonl'), source.subarray(0, cut));
+  writeFileSync(join(dir, 'tonight.jsonl'), source.subarray(cut));
   const index = join(dir, 'index.sqlite');
   const once = (input: string, out: string) =>
     JSON.parse(execFileSync(process.execPath, [join(dist, 'bench/run-nightly-once.js'), join(dir, input), join(dir, out), index], { encoding: 'utf8', maxBuffer: 1 << 26 }).trim().split('\n').pop()!) as OnceResult & {
