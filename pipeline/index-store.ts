@@ -81,6 +81,8 @@ export interface ArticleIndex {
   clusterAge(clusterId: string): number | undefined;
   /** Ids of every article, indexed or retired, of the given cluster. */
   membersOf(clusterId: string): string[];
+  /** How many articles of the cluster are still matched against (not retired). */
+  matchableSize(clusterId: string): number;
   apply(change: RunChange): void;
   close(): void;
 }
@@ -178,12 +180,20 @@ export class SqliteArticleIndex implements ArticleIndex {
     throw new IndexError(`${this.path}: index schema version ${version} has no migration to ${SCHEMA_VERSION}: rebuild the index`);
   }
 
+  /** Statements run once per article or cluster, prepared once. */
+  private readonly statements = new Map<string, Database.Statement>();
+  private statement(sql: string): Database.Statement {
+    let prepared = this.statements.get(sql);
+    if (prepared === undefined) this.statements.set(sql, (prepared = this.db.prepare(sql)));
+    return prepared;
+  }
+
   lookup(id: string): IndexedEntry | undefined {
-    const row = this.db.prepare('SELECT cluster_id, first_seen_run, text_hash FROM articles WHERE id = ?').get(id) as
+    const row = this.statement('SELECT cluster_id, first_seen_run, text_hash FROM articles WHERE id = ?').get(id) as
       | { cluster_id: string; first_seen_run: string; text_hash: string }
       | undefined;
     if (row) return { clusterId: row.cluster_id, firstSeenRun: row.first_seen_run, textHash: row.text_hash, retired: false };
-    const old = this.db.prepare('SELECT cluster_id, first_seen_run, text_hash FROM history WHERE id = ?').get(id) as
+    const old = this.statement('SELECT cluster_id, first_seen_run, text_hash FROM history WHERE id = ?').get(id) as
       | { cluster_id: string; first_seen_run: string; text_hash: string }
       | undefined;
     return old && { clusterId: old.cluster_id, firstSeenRun: old.first_seen_run, textHash: old.text_hash, retired: true };
@@ -216,7 +226,7 @@ export class SqliteArticleIndex implements ArticleIndex {
   }
 
   bodies(ids: string[]): IndexedBody[] {
-    const get = this.db.prepare('SELECT id, published_ms, source, cluster_id, first_seen_run, body FROM articles WHERE id = ?');
+    const get = this.statement('SELECT id, published_ms, source, cluster_id, first_seen_run, body FROM articles WHERE id = ?');
     return ids.map((id) => {
       const row = get.get(id) as { id: string; published_ms: number | null; source: string | null; cluster_id: string; first_seen_run: string; body: Buffer };
       const body = JSON.parse(inflateRawSync(row.body).toString('utf8')) as { title: string; text: string; url?: string };
@@ -234,12 +244,16 @@ export class SqliteArticleIndex implements ArticleIndex {
   }
 
   clusterAge(clusterId: string): number | undefined {
-    const row = this.db.prepare('SELECT seq FROM clusters WHERE cluster_id = ?').get(clusterId) as { seq: number } | undefined;
+    const row = this.statement('SELECT seq FROM clusters WHERE cluster_id = ?').get(clusterId) as { seq: number } | undefined;
     return row?.seq;
   }
 
+  matchableSize(clusterId: string): number {
+    return (this.statement('SELECT COUNT(*) AS n FROM articles WHERE cluster_id = ?').get(clusterId) as { n: number }).n;
+  }
+
   membersOf(clusterId: string): string[] {
-    const rows = this.db.prepare('SELECT id FROM articles WHERE cluster_id = ? UNION SELECT id FROM history WHERE cluster_id = ? ORDER BY id').all(clusterId, clusterId) as { id: string }[];
+    const rows = this.statement('SELECT id FROM articles WHERE cluster_id = ? UNION SELECT id FROM history WHERE cluster_id = ? ORDER BY id').all(clusterId, clusterId) as { id: string }[];
     return rows.map((r) => r.id);
   }
 

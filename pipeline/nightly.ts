@@ -291,47 +291,60 @@ async function assignIds(
   const age = (id: string) => index.clusterAge(id) ?? Infinity;
   const older = (a: string, b: string) => age(a) - age(b) || (a < b ? -1 : a > b ? 1 : 0);
 
-  // Indexed ids that tonight's groups join: union-find over ids, the oldest id as each set's survivor.
-  const parent = new Map<string, string>();
-  const find = (id: string): string => {
-    let root = id;
-    while (parent.get(root) !== root) root = parent.get(root)!;
-    parent.set(id, root);
-    return root;
-  };
-  const joined: (string | undefined)[] = new Array(clustering.clusterIds.length);
+  // Per group, how many of its articles each indexed cluster has in it.
+  const inGroup: Map<string, number>[] = clustering.clusterIds.map(() => new Map());
   for (let i = 0; i < n; i++) {
     const stored = storedIds[i];
     if (stored === undefined) continue;
-    if (!parent.has(stored)) parent.set(stored, stored);
-    const c = clustering.clusterOf[i];
-    const other = joined[c];
-    if (other === undefined) joined[c] = stored;
-    else {
-      const [a, b] = [find(other), find(stored)];
-      if (a !== b) {
-        const [keep, drop] = older(a, b) <= 0 ? [a, b] : [b, a];
-        parent.set(drop, keep);
-      }
-    }
+    const counts = inGroup[clustering.clusterOf[i]];
+    counts.set(stored, (counts.get(stored) ?? 0) + 1);
   }
+  // Each group's anchor is the indexed cluster with most articles in it (then the oldest): tonight's new
+  // articles of the group join it. Another indexed cluster of the group merges into it only when all its
+  // matchable articles are in the group, each through a verified pair: the every-member rule, for a whole
+  // indexed story. A story that came only partly (one article matched a new one) keeps its id.
+  const parent = new Map<string, string>();
+  const find = (id: string): string => {
+    let root = id;
+    while ((parent.get(root) ?? root) !== root) root = parent.get(root)!;
+    return root;
+  };
+  const anchors: (string | undefined)[] = inGroup.map((counts) => {
+    let anchor: string | undefined;
+    for (const [id, count] of counts) if (anchor === undefined || count - counts.get(anchor)! > 0 || (count === counts.get(anchor)! && older(id, anchor) < 0)) anchor = id;
+    return anchor;
+  });
+  inGroup.forEach((counts, c) => {
+    const anchor = anchors[c];
+    if (anchor === undefined || counts.size < 2) return;
+    for (const [id, count] of [...counts].sort((x, y) => older(x[0], y[0]))) {
+      if (id === anchor || count < index.matchableSize(id)) continue;
+      const [a, b] = [find(anchor), find(id)];
+      if (a === b) continue;
+      const [keep, drop] = older(a, b) <= 0 ? [a, b] : [b, a];
+      parent.set(drop, keep);
+    }
+  });
   const merges: { oldClusterId: string; newClusterId: string }[] = [];
-  for (const id of [...parent.keys()].sort(older)) if (find(id) !== id) merges.push({ oldClusterId: id, newClusterId: find(id) });
+  for (const id of [...parent.keys()].sort(older)) merges.push({ oldClusterId: id, newClusterId: find(id) });
 
   // New ids for groups without an indexed article: their founder's, unless the index already gave that id
   // out (an --update'd founder of an older story).
   const used = new Set<string>();
   const newClusters: string[] = [];
   const idOfGroup: string[] = clustering.clusterIds.map((_, c) => {
-    const stored = joined[c];
-    if (stored !== undefined) return find(stored);
+    const anchor = anchors[c];
+    if (anchor !== undefined) return find(anchor);
     const founder = clustering.ids[clustering.founders[c]];
     let id = clusterIdFor(founder);
     if (index.clusterAge(id) !== undefined || used.has(id)) id = clusterIdFor(`${founder}\n${runId}`);
     used.add(id);
     return id;
   });
-  const finalIds = Array.from({ length: n }, (_, i) => idOfGroup[clustering.clusterOf[i]]);
+  const finalIds = Array.from({ length: n }, (_, i) => {
+    const stored = storedIds[i];
+    return stored === undefined ? idOfGroup[clustering.clusterOf[i]] : find(stored);
+  });
 
   // The final grouping, one label per id; new clusters get their ages in cluster order (largest first).
   const label = new Map<string, number>();
