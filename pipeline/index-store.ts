@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import Database from 'better-sqlite3';
+import { doubled } from './typed-arrays.js';
 
 /** The schema this code reads and writes. Bump it with a migration in `migrate` when the tables change. */
 export const SCHEMA_VERSION = 1;
@@ -214,12 +215,9 @@ export class SqliteArticleIndex implements ArticleIndex {
     const ids: string[] = [];
     let keys = new Uint32Array(1024 * this.bandCount);
     for (const [id, blob] of rows) {
-      if ((ids.length + 1) * this.bandCount > keys.length) {
-        const bigger = new Uint32Array(keys.length * 2);
-        bigger.set(keys);
-        keys = bigger;
-      }
-      keys.set(new Uint32Array(blob.buffer, blob.byteOffset, this.bandCount), ids.length * this.bandCount);
+      if ((ids.length + 1) * this.bandCount > keys.length) keys = doubled(keys);
+      // Byte by byte: a blob's Buffer need not start on a 4-byte boundary, as a Uint32Array view would need.
+      new Uint8Array(keys.buffer, ids.length * this.bandCount * 4, this.bandCount * 4).set(blob.subarray(0, this.bandCount * 4));
       ids.push(id);
     }
     return { ids, bandKeys: keys.slice(0, ids.length * this.bandCount) };

@@ -24,7 +24,7 @@ import { AtomicLineWriter, writeFileAtomic } from './atomic-write.js';
 import { bandKeysOf, matchIndexed } from './candidates.js';
 import { clusterIdFor, describeClusters } from './cluster.js';
 import { type PipelineOptions } from './options.js';
-import { type Rejection } from './read-articles.js';
+import { type Rejection, originOf } from './read-articles.js';
 import { type ArticleIndex, type IndexSettings, type NewEntry, SqliteArticleIndex, textHashOf } from './index-store.js';
 import { createEngine } from './signature.js';
 import {
@@ -37,7 +37,6 @@ import {
   candidatesStage,
   clusterStage,
   loadClustering,
-  loadShingles,
   loadSignatures,
   readStage,
   readStoredArticles,
@@ -115,8 +114,10 @@ async function runAgainst(index: ArticleIndex, inputs: string[], out: string, op
   const storedIds: (string | undefined)[] = [];
   const firstSeenRun: string[] = [];
   const conflicts: Rejection[] = [];
+  const tonightIds = new Set<string>();
   let newestMs = NaN;
   for await (const article of readStoredArticles(out)) {
+    tonightIds.add(article.id);
     const publishedMs = article.published_at === undefined ? NaN : Date.parse(article.published_at);
     if (publishedMs > newestMs || Number.isNaN(newestMs)) newestMs = publishedMs;
     const entry = index.lookup(article.id);
@@ -134,10 +135,8 @@ async function runAgainst(index: ArticleIndex, inputs: string[], out: string, op
       continue;
     }
     if (changed) {
-      const [, file, line] = /^(.*?)(?::(\d+))?$/.exec(article.origin)!;
       conflicts.push({
-        file,
-        line: line === undefined ? undefined : Number(line),
+        ...originOf(article.origin),
         id: article.id,
         action: 'kept indexed version',
         reason: `id already indexed (first seen in ${entry.firstSeenRun}) with another text; --update replaces it`,
@@ -160,14 +159,11 @@ async function runAgainst(index: ArticleIndex, inputs: string[], out: string, op
     const tonightKeys = await bandKeysIn(out, options);
     for (let i = 0; i < tonight; i++) if (!tonightKeys.bandable[i]) lookFor[i] = 0;
     const matchable = index.matchable(sinceMs);
-    const mainBands = optimalBanding(options.lshThreshold, createEngine(options.engine, options.k, options.seed).k).bands;
-    const matched = matchIndexed(tonightKeys.keys, lookFor, matchable.bandKeys, tonightKeys.bandCount, mainBands, MIN_SHARED_BANDS, options.maxBucketSize);
-    const tonightIds = new Set<string>();
-    for await (const article of readStoredArticles(out)) tonightIds.add(article.id);
+    const matched = matchIndexed(tonightKeys.keys, lookFor, matchable.bandKeys, tonightKeys.bandCount, tonightKeys.mainBands, MIN_SHARED_BANDS, options.maxBucketSize);
     guests = matchable.ids.filter((id, j) => matched[j] === 1 && !tonightIds.has(id));
   }
   if (guests.length > 0) {
-    await appendGuests(out, index, guests, roles, storedIds, firstSeenRun);
+    await appendGuests(out, index, guests, roles, storedIds);
     signed = false;
   }
   if (!signed) {
@@ -179,11 +175,11 @@ async function runAgainst(index: ArticleIndex, inputs: string[], out: string, op
   stats.push(await candidatesStage(out, options, pinned));
   stats.push(await clusterStage(out, options));
 
-  const assigned = await assignIds(out, index, roles, storedIds, runId, options);
+  const assigned = await assignIds(out, index, roles, storedIds, runId);
   const report: NightlyReport = {
     runId,
     reported: tonight,
-    firstSeenRun: firstSeenRun.slice(0, tonight),
+    firstSeenRun,
     merges: assigned.merges,
     searchUpdates: assigned.searchUpdates,
     conflicts,
@@ -224,13 +220,15 @@ function entryFor(article: StoredArticle, clusterId: string, bandKeys: Uint32Arr
   };
 }
 
+/** Tonight's band keys, and how many of each article's keys are the main signatures' (the rest: copy bands). */
 async function bandKeysIn(out: string, options: PipelineOptions) {
   const { signatures, copySignatures, meta } = await loadSignatures(out);
-  return bandKeysOf(bandedSources(signatures, copySignatures, meta.k, meta.copyK, options));
+  const sources = bandedSources(signatures, copySignatures, meta.k, meta.copyK, options);
+  return { ...bandKeysOf(sources), mainBands: sources[0].bands };
 }
 
 /** Appends the guests' stored text to work/articles.jsonl, after tonight's articles. */
-async function appendGuests(out: string, index: ArticleIndex, guests: string[], roles: number[], storedIds: (string | undefined)[], firstSeenRun: string[]): Promise<void> {
+async function appendGuests(out: string, index: ArticleIndex, guests: string[], roles: number[], storedIds: (string | undefined)[]): Promise<void> {
   const path = workPath(out, 'articles.jsonl');
   const writer = await AtomicLineWriter.create(path);
   try {
@@ -254,7 +252,6 @@ async function appendGuests(out: string, index: ArticleIndex, guests: string[], 
       }
       roles.push(GUEST);
       storedIds.push(body.clusterId);
-      firstSeenRun.push(body.firstSeenRun);
     }
     await writer.write(chunk);
     await writer.commit();
@@ -283,10 +280,9 @@ async function assignIds(
   roles: number[],
   storedIds: (string | undefined)[],
   runId: string,
-  options: PipelineOptions,
 ): Promise<Assignment> {
   const clustering = await loadClustering(out);
-  const { keys } = await loadShingles(out);
+  const keys = { ids: clustering.ids, publishedMs: clustering.publishedMs };
   const n = roles.length;
   const age = (id: string) => index.clusterAge(id) ?? Infinity;
   const older = (a: string, b: string) => age(a) - age(b) || (a < b ? -1 : a > b ? 1 : 0);
@@ -311,7 +307,7 @@ async function assignIds(
   };
   const anchors: (string | undefined)[] = inGroup.map((counts) => {
     let anchor: string | undefined;
-    for (const [id, count] of counts) if (anchor === undefined || count - counts.get(anchor)! > 0 || (count === counts.get(anchor)! && older(id, anchor) < 0)) anchor = id;
+    for (const [id, count] of counts) if (anchor === undefined || count > counts.get(anchor)! || (count === counts.get(anchor)! && older(id, anchor) < 0)) anchor = id;
     return anchor;
   });
   inGroup.forEach((counts, c) => {
@@ -356,8 +352,7 @@ async function assignIds(
   const ids = [...label.keys()];
   const final = describeClusters(keys, clustering.pairs, root, (l) => ids[l]);
   for (const cluster of final.clusters) if (used.has(cluster.id) && cluster.members.some((i) => roles[i] !== GUEST)) newClusters.push(cluster.id);
-  const clusterOptions = { threshold: options.threshold, measure: options.measure, factAgreement: options.factAgreement, linkage: options.linkage, groupSimilarity: options.groupSimilarity };
-  await writeClustering(out, final, clusterOptions);
+  await writeClustering(out, final, clustering.options);
 
   // Search learns the id of every new or replaced article, and the new id of every member of a merged cluster.
   const searchUpdates: { id: string; clusterId: string }[] = [];

@@ -79,6 +79,12 @@ export interface Rejection {
   reason: string;
 }
 
+/** The file and line (none for a whole-file article) of an article's `origin`, "FILE" or "FILE:LINE". */
+export function originOf(origin: string): { file: string; line: number | undefined } {
+  const [, file, line] = /^(.*?)(?::(\d+))?$/.exec(origin)!;
+  return { file, line: line === undefined ? undefined : Number(line) };
+}
+
 export interface ReadOptions {
   concurrency?: number;
   /**

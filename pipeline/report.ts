@@ -60,10 +60,10 @@ export async function writeReports(
       const cluster = clusterOf[index];
       if (founders[cluster] === index) {
         if (size[cluster] > 1) representativeTitle.set(cluster, article.title);
-      }
-      if (founders[cluster] === index && index < reported) {
-        const { origin: _origin, ...fields } = article;
-        await feed.write(JSON.stringify({ ...fields, cluster_id: clusterIds[cluster], cluster_size: size[cluster] }) + '\n');
+        if (index < reported) {
+          const { origin: _origin, ...fields } = article;
+          await feed.write(JSON.stringify({ ...fields, cluster_id: clusterIds[cluster], cluster_size: size[cluster] }) + '\n');
+        }
       }
       index++;
     }

@@ -25,7 +25,7 @@ import { isFact } from './facts.js';
 import { optimalBanding } from './lsh-params.js';
 import { type PipelineOptions } from './options.js';
 import { progress } from './progress.js';
-import { type Rejection, readArticles } from './read-articles.js';
+import { type Rejection, originOf, readArticles } from './read-articles.js';
 import { InputError } from './errors.js';
 import { publishReports } from './publish.js';
 import { writeNightlyReports, writeRejected, writeReports } from './report.js';
@@ -167,10 +167,10 @@ export function shingleStage(out: string, options: Pick<PipelineOptions, 'shingl
     const collect = (result: ShingleResult) => {
       shown.advance(result.ids.length);
       for (const { index, origin } of result.unusable) {
-        const [, file, line] = /^(.*?)(?::(\d+))?$/.exec(origin)!;
+        const { file, line } = originOf(origin);
         const reason = 'no usable shingles: no word of two letters or more outside the stopword lists, no number';
-        if (options.strict) throw new InputError(file, line === undefined ? undefined : Number(line), reason);
-        unusable.push({ file, line: line === undefined ? undefined : Number(line), id: result.ids[index], action: 'kept alone', reason });
+        if (options.strict) throw new InputError(file, line, reason);
+        unusable.push({ file, line, id: result.ids[index], action: 'kept alone', reason });
       }
       let at = 0;
       for (let i = 0; i < result.ids.length; i++) {
@@ -457,6 +457,10 @@ export const NIGHTLY_FILE = 'nightly.json';
 /** Everything the report stage needs about the clustering, as loaded from work/clusters.bin. */
 export interface LoadedClustering {
   ids: string[];
+  /** Publication times (ms, NaN when unknown), as the founders were chosen by. */
+  publishedMs: Float64Array;
+  /** The options the cluster stage ran with. */
+  options: ClusterOptions;
   clusterIds: string[];
   clusterOf: Uint32Array;
   founders: Uint32Array;
@@ -482,6 +486,8 @@ export async function loadClustering(out: string): Promise<LoadedClustering> {
   return {
     ...(nightly === undefined ? {} : { nightly }),
     ids: keys.ids,
+    publishedMs: keys.publishedMs,
+    options: meta.options,
     clusterIds: meta.clusterIds,
     clusterOf: arrays.clusterOf as Uint32Array,
     founders: arrays.founders as Uint32Array,
