@@ -115,6 +115,16 @@ export function clusterVerified(keys: ArticleKeys, features: FeatureSets, pairs:
   return describeClusters(keys, pairs, root);
 }
 
+/**
+ * Slots of the similarity histogram verifyPairs can fill: HISTOGRAM_BINS bins of width 1 / HISTOGRAM_BINS
+ * over the scored candidate pairs' similarity (the last bin also holds 1.0), then the candidates rejected
+ * before scoring because their facts disagree, then those rejected by the size and estimate screens.
+ */
+export const HISTOGRAM_BINS = 100;
+export const REJECTED_BY_FACTS = HISTOGRAM_BINS;
+export const REJECTED_BY_SCREENS = HISTOGRAM_BINS + 1;
+export const HISTOGRAM_SLOTS = HISTOGRAM_BINS + 2;
+
 /** How many standard errors of the MinHash estimate below the threshold a pair may be and still be checked. */
 const SCREEN_STANDARD_ERRORS = 4;
 
@@ -128,6 +138,8 @@ export function verifyPairs(
   totals: Float64Array<ArrayBufferLike> = articleTotals(features),
   /** The facts of `features` alone (`selectFeatures(features, isFact)`), likewise. */
   facts: FeatureSets = selectFeatures(features, isFact),
+  /** When given, counts every candidate into its HISTOGRAM_SLOTS slot, for the report's histogram. */
+  histogram?: Uint32Array,
 ): VerifiedPairs {
   const count = candidates.length / 2;
   const a = new Uint32Array(count);
@@ -156,17 +168,27 @@ export function verifyPairs(
     if (options.measure === 'jaccard') {
       const ti = totals[TOTAL_SLOTS * i + WORDING_TOTAL];
       const tj = totals[TOTAL_SLOTS * j + WORDING_TOTAL];
-      if ((ti < tj ? ti / tj : tj / ti) < t) continue;
+      if ((ti < tj ? ti / tj : tj / ti) < t) {
+        if (histogram) histogram[REJECTED_BY_SCREENS]++;
+        continue;
+      }
     }
-    if (screen > 0 && estimateJaccard(signatures, k, i, j) < screen) continue;
+    if (screen > 0 && estimateJaccard(signatures, k, i, j) < screen) {
+      if (histogram) histogram[REJECTED_BY_SCREENS]++;
+      continue;
+    }
     if (options.factAgreement > 0 && totals[TOTAL_SLOTS * i + FACT_COUNT] >= MIN_FACTS && totals[TOTAL_SLOTS * j + FACT_COUNT] >= MIN_FACTS) {
       if (factTable.article !== i) factTable.load(i, facts.values, facts.weights, facts.offsets[i], facts.offsets[i + 1]);
       factTable.compare(j, facts.values, facts.weights, facts.offsets[j], facts.offsets[j + 1], totals, exact);
-      if (factsDisagree(exact, options.factAgreement)) continue;
+      if (factsDisagree(exact, options.factAgreement)) {
+        if (histogram) histogram[REJECTED_BY_FACTS]++;
+        continue;
+      }
     }
     if (table.article !== i) table.load(i, values, weights, offsets[i], offsets[i + 1]);
     table.compare(j, values, weights, offsets[j], offsets[j + 1], totals, exact);
     const score = pairScore(exact, options);
+    if (histogram) histogram[Math.min(HISTOGRAM_BINS - 1, Math.floor(score * HISTOGRAM_BINS))]++;
     if (score < t) continue;
     a[verified] = i;
     b[verified] = j;

@@ -35,18 +35,65 @@ export async function writeRejected(path: string, rejections: Rejection[]): Prom
   await writeCsv(path, ['file', 'line', 'id', 'action', 'reason'], rows);
 }
 
+/** Per cluster: its size, and the similarity figures over its verified pairs that the clustering kept together. */
+export interface ClusterFigures {
+  size: Uint32Array;
+  /** NaN for a cluster without such a pair (a single article). */
+  minSimilarity: Float64Array;
+  maxSimilarity: Float64Array;
+  meanSimilarity: Float64Array;
+}
+
+export function clusterFigures(clustering: Pick<LoadedClustering, 'clusterIds' | 'clusterOf' | 'pairs'>): ClusterFigures {
+  const { clusterIds, clusterOf, pairs } = clustering;
+  const size = new Uint32Array(clusterIds.length);
+  for (let i = 0; i < clusterOf.length; i++) size[clusterOf[i]]++;
+  const minSimilarity = new Float64Array(clusterIds.length).fill(NaN);
+  const maxSimilarity = new Float64Array(clusterIds.length).fill(NaN);
+  const meanSimilarity = new Float64Array(clusterIds.length);
+  const pairCount = new Uint32Array(clusterIds.length);
+  for (let p = 0; p < pairs.a.length; p++) {
+    if (!pairs.clustered[p]) continue;
+    const cluster = clusterOf[pairs.a[p]];
+    const x = pairs.similarity[p];
+    // NaN compares false: the first pair sets both bounds.
+    if (!(x >= minSimilarity[cluster])) minSimilarity[cluster] = x;
+    if (!(x <= maxSimilarity[cluster])) maxSimilarity[cluster] = x;
+    meanSimilarity[cluster] += x;
+    pairCount[cluster]++;
+  }
+  for (let c = 0; c < clusterIds.length; c++) meanSimilarity[c] = pairCount[c] > 0 ? meanSimilarity[c] / pairCount[c] : NaN;
+  return { size, minSimilarity, maxSimilarity, meanSimilarity };
+}
+
+/** The fields of an article report.html shows. */
+export type ShownArticle = Pick<StoredArticle, 'title' | 'text' | 'source' | 'published_at' | 'url'>;
+
+/**
+ * What the HTML report needs of the articles, collected during the one pass over them: `wanted` (report-html.ts,
+ * selectForReport) marks the articles whose title (1) or title and text (2) go `into` the map, texts cut after
+ * `maxText` characters (one more is kept, so that the report can tell a text was cut).
+ */
+export interface ArticleCollection {
+  wanted: Uint8Array;
+  maxText: number;
+  into: Map<number, ShownArticle>;
+}
+
+/** Writes the CSV reports and deduplicated.jsonl, and fills `collect` on the way. */
 export async function writeReports(
   out: string,
-  clustering: LoadedClustering,
+  clustering: Omit<LoadedClustering, 'features'>,
   articles: AsyncIterable<StoredArticle>,
+  figures: ClusterFigures = clusterFigures(clustering),
+  collect?: ArticleCollection,
 ): Promise<ReportCounts> {
   const { ids, clusterIds, clusterOf, founders, nearest, nearestSimilarity, pairs, nightly } = clustering;
   const n = ids.length;
   // A nightly run also holds the indexed articles tonight's were matched with (after the first `reported`):
   // they count in their clusters and are named in clusters.csv and pairs.csv, but get no rows of their own.
   const reported = nightly?.reported ?? n;
-  const size = new Uint32Array(clusterIds.length);
-  for (let i = 0; i < n; i++) size[clusterOf[i]]++;
+  const { size, minSimilarity, meanSimilarity } = figures;
 
   // One pass over the stored articles: the deduplicated feed, and the titles of clusters' representatives.
   const representativeTitle = new Map<number, string>();
@@ -58,6 +105,11 @@ export async function writeReports(
         throw new Error(`work/articles.jsonl no longer matches work/shingles.bin at article ${index + 1}; re-run from \`neardup shingle\``);
       }
       const cluster = clusterOf[index];
+      if (collect && collect.wanted[index] > 0) {
+        const { title, source, published_at, url } = article;
+        const text = collect.wanted[index] === 2 ? article.text.slice(0, collect.maxText + 1) : '';
+        collect.into.set(index, { title, text, source, published_at, url });
+      }
       if (founders[cluster] === index) {
         if (size[cluster] > 1) representativeTitle.set(cluster, article.title);
         if (index < reported) {
@@ -93,17 +145,6 @@ export async function writeReports(
     documentRows,
   );
 
-  // Similarity figures of a cluster are over its verified pairs that the clustering kept together.
-  const minSimilarity = new Float64Array(clusterIds.length).fill(Infinity);
-  const sumSimilarity = new Float64Array(clusterIds.length);
-  const pairCount = new Uint32Array(clusterIds.length);
-  for (let p = 0; p < pairs.a.length; p++) {
-    if (!pairs.clustered[p]) continue;
-    const cluster = clusterOf[pairs.a[p]];
-    minSimilarity[cluster] = Math.min(minSimilarity[cluster], pairs.similarity[p]);
-    sumSimilarity[cluster] += pairs.similarity[p];
-    pairCount[cluster]++;
-  }
   const members: number[][] = clusterIds.map(() => []);
   for (let i = 0; i < n; i++) if (size[clusterOf[i]] > 1) members[clusterOf[i]].push(i);
   const clusterRows: unknown[][] = [];
@@ -118,7 +159,7 @@ export async function writeReports(
       representativeTitle.get(c) ?? '',
       members[c].map((i) => ids[i]).join(' '),
       fixed(minSimilarity[c]),
-      fixed(sumSimilarity[c] / pairCount[c]),
+      fixed(meanSimilarity[c]),
     ]);
   }
   await writeCsv(

@@ -19,7 +19,18 @@ import invariant from 'tiny-invariant';
 import { readArtifact, writeArtifact } from './artifact.js';
 import { AtomicLineWriter, writeFileAtomic } from './atomic-write.js';
 import { type BandedSignatures, findCandidatesIn } from './candidates.js';
-import { type ArticleKeys, type ClusterOptions, type Clustering, type VerifiedPairs, clusterVerified, concatPairs } from './cluster.js';
+import {
+  type ArticleKeys,
+  type ClusterOptions,
+  type Clustering,
+  HISTOGRAM_BINS,
+  HISTOGRAM_SLOTS,
+  REJECTED_BY_FACTS,
+  REJECTED_BY_SCREENS,
+  type VerifiedPairs,
+  clusterVerified,
+  concatPairs,
+} from './cluster.js';
 import { type FeatureSets, FeatureSetsBuilder, selectFeatures } from './feature-sets.js';
 import { isFact } from './facts.js';
 import { optimalBanding } from './lsh-params.js';
@@ -28,7 +39,8 @@ import { progress } from './progress.js';
 import { type Rejection, originOf, readArticles } from './read-articles.js';
 import { InputError } from './errors.js';
 import { publishReports } from './publish.js';
-import { writeNightlyReports, writeRejected, writeReports } from './report.js';
+import { type ShownArticle, clusterFigures, writeNightlyReports, writeRejected, writeReports } from './report.js';
+import { REPORT_CAPS, type ReportSource, type ReportSummary, buildReportPage, capNotes, renderReportHtml, selectForReport } from './report-html.js';
 import { type ShingleOptions } from './shingle.js';
 import { type EngineName, createEngine } from './signature.js';
 import { TOTAL_SLOTS, articleTotals } from './similarity.js';
@@ -389,6 +401,7 @@ export function clusterStage(
     const pool = new WorkerPool(options.workers);
     const shown = progress('cluster', 'candidate pairs verified', allCandidates.length / 2);
     let verified: VerifiedPairs[];
+    const histogram = new Uint32Array(HISTOGRAM_SLOTS);
     try {
       const chunks: Promise<VerifyResult>[] = [];
       for (let from = 0; from < allCandidates.length; from += 2 * VERIFY_CHUNK) {
@@ -396,13 +409,17 @@ export function clusterStage(
         const task = pool.run<VerifyResult>({ task: 'verify', features: sets, signatures, k: signatureMeta.k, candidates: chunk, totals, facts, options: clusterOptions });
         chunks.push(task.then((result) => (shown.advance(chunk.length / 2), result)));
       }
-      verified = (await Promise.all(chunks)).map((result) => result.pairs);
+      const results = await Promise.all(chunks);
+      verified = results.map((result) => result.pairs);
+      // Counts add up in any order: the histogram does not depend on the workers either.
+      for (const result of results) for (let slot = 0; slot < HISTOGRAM_SLOTS; slot++) histogram[slot] += result.histogram[slot];
     } finally {
       shown.done();
       await pool.close();
     }
     const clustering = clusterVerified(keys, sets, concatPairs(verified), clusterOptions);
     await writeClustering(out, clustering, clusterOptions);
+    await writeFileAtomic(workPath(out, SIMILARITIES_FILE), JSON.stringify(similarityHistogramOf(histogram, clusterOptions)) + '\n');
     const multi = clustering.clusters.filter((c) => c.members.length > 1);
     return {
       articles: keys.ids.length,
@@ -414,6 +431,31 @@ export function clusterStage(
       duplicatesRemoved: multi.reduce((s, c) => s + c.members.length - 1, 0),
     };
   });
+}
+
+/** work/similarities.json: how the candidate pairs scored, for the report's histogram. */
+export const SIMILARITIES_FILE = 'similarities.json';
+
+export interface SimilarityHistogram {
+  threshold: number;
+  measure: string;
+  /** Scored candidate pairs per bin of this width, from 0 up (the last bin holds 1.0 too). */
+  binWidth: number;
+  bins: number[];
+  /** Candidates rejected before scoring: their facts disagree, or the size or estimate screens. */
+  rejectedByFacts: number;
+  rejectedByScreens: number;
+}
+
+function similarityHistogramOf(histogram: Uint32Array, options: ClusterOptions): SimilarityHistogram {
+  return {
+    threshold: options.threshold,
+    measure: options.measure,
+    binWidth: 1 / HISTOGRAM_BINS,
+    bins: Array.from(histogram.subarray(0, HISTOGRAM_BINS)),
+    rejectedByFacts: histogram[REJECTED_BY_FACTS],
+    rejectedByScreens: histogram[REJECTED_BY_SCREENS],
+  };
 }
 
 /** Writes work/clusters.bin (the cluster stage's output; nightly runs rewrite it with the index's ids). */
@@ -469,10 +511,13 @@ export interface LoadedClustering {
   pairs: VerifiedPairs;
   /** Present after a nightly run. */
   nightly?: NightlyReport;
+  /** The articles' features and the options they were shingled with (the HTML report compares articles). */
+  features: FeatureSets;
+  shingleOptions: ShingleOptions;
 }
 
 export async function loadClustering(out: string): Promise<LoadedClustering> {
-  const [{ keys }, { meta, arrays }, nightly] = await Promise.all([
+  const [{ keys, sets, options: shingleOptions }, { meta, arrays }, nightly] = await Promise.all([
     loadShingles(out),
     readArtifact<ClusterMeta>(workPath(out, 'clusters.bin'), 'clusters', 'cluster'),
     readFile(workPath(out, NIGHTLY_FILE), 'utf8').then(
@@ -487,6 +532,8 @@ export async function loadClustering(out: string): Promise<LoadedClustering> {
     ...(nightly === undefined ? {} : { nightly }),
     ids: keys.ids,
     publishedMs: keys.publishedMs,
+    features: sets,
+    shingleOptions,
     options: meta.options,
     clusterIds: meta.clusterIds,
     clusterOf: arrays.clusterOf as Uint32Array,
@@ -509,26 +556,57 @@ export async function loadClustering(out: string): Promise<LoadedClustering> {
 export function reportStage(out: string): Promise<StageStats> {
   return timed(out, 'report', {}, async () => {
     const start = performance.now();
-    const clustering = await loadClustering(out);
+    // The features serve the HTML report's similarities alone: dropped before the pass over the articles.
+    const { features, ...clustering } = await loadClustering(out);
+    const figures = clusterFigures(clustering);
+    const source: ReportSource = {
+      ...clustering,
+      ...figures,
+      reported: clustering.nightly?.reported ?? clustering.ids.length,
+      stopwords: clustering.shingleOptions.stopwords,
+      minWordLength: clustering.shingleOptions.minWordLength,
+    };
+    const selection = selectForReport(source, features);
+    const shown = new Map<number, ShownArticle>();
     // All reports go into one new folder, made OUT's reports in one step (publish.ts).
     return publishReports(out, REPORT_FILES, async (folder) => {
-      const written = await writeReports(folder, clustering, readStoredArticles(out));
+      const collect = { wanted: selection.wanted, maxText: REPORT_CAPS.textPerArticle, into: shown };
+      const written = await writeReports(folder, clustering, readStoredArticles(out), figures, collect);
       // The read stage's rejections in input order, then the articles the shingle stage found nothing in.
       const rejected = async (file: string) => JSON.parse(await readFile(workPath(out, file), 'utf8')) as Rejection[];
       const conflicts = clustering.nightly?.conflicts ?? [];
       await writeRejected(join(folder, 'rejected.csv'), [...(await rejected('rejected.json')), ...conflicts, ...(await rejected('unusable.json'))]);
       await writeNightlyReports(folder, clustering.nightly);
-      const stages: Record<string, unknown> = {};
+      const stages: Record<string, StageStats> = {};
       for (const file of (await readdir(join(out, 'work'))).sort()) {
         if (file.endsWith('.stats.json') && file !== 'report.stats.json') {
           const stats = JSON.parse(await readFile(join(out, 'work', file), 'utf8')) as StageStats;
           stages[stats.stage] = stats;
         }
       }
+      const histogram = await readFile(workPath(out, SIMILARITIES_FILE), 'utf8').then(
+        (text) => JSON.parse(text) as SimilarityHistogram,
+        () => undefined,
+      );
+      const summary: ReportSummary = {
+        articles: written.documents,
+        rejected: Number(stages.read?.rejected ?? 0),
+        stories: clustering.clusterIds.length,
+        clusters: written.clusters,
+        clusteredArticles: written.clusteredArticles,
+        duplicatesRemoved: written.duplicatesRemoved,
+        verifiedPairs: written.verifiedPairs,
+        threshold: clustering.options.threshold,
+        measure: clustering.options.measure,
+        seconds: Object.values(stages).reduce((sum, s) => sum + s.seconds, 0) + (performance.now() - start) / 1000,
+      };
+      const page = buildReportPage(source, selection, shown);
+      shown.clear();
+      const capped = capNotes(source, page);
+      await writeFileAtomic(join(folder, 'report.html'), renderReportHtml(page, summary, histogram, capped));
       const version = (JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
       // The report stage's own time so far (run.json is its last output); each stage lists the options it ran with.
-      stages.report = { stage: 'report', seconds: round((performance.now() - start) / 1000, 3) };
-      const run = { neardup: version, stages, outputs: written };
+      const run = { neardup: version, stages: { ...stages, report: { stage: 'report', seconds: round((performance.now() - start) / 1000, 3) } }, outputs: written };
       await writeFileAtomic(join(folder, 'run.json'), JSON.stringify(run, null, 2) + '\n');
       return { articles: clustering.ids.length, ...written };
     });
@@ -536,7 +614,7 @@ export function reportStage(out: string): Promise<StageStats> {
 }
 
 /** What the report stage writes into OUT (as links into OUT/current, see publish.ts). */
-export const REPORT_FILES = ['documents.csv', 'clusters.csv', 'pairs.csv', 'deduplicated.jsonl', 'rejected.csv', 'merges.csv', 'search-updates.ndjson', 'run.json'];
+export const REPORT_FILES = ['report.html', 'documents.csv', 'clusters.csv', 'pairs.csv', 'deduplicated.jsonl', 'rejected.csv', 'merges.csv', 'search-updates.ndjson', 'run.json'];
 
 /** All stages in order; returns their statistics. */
 export async function runPipeline(inputs: string[], out: string, options: PipelineOptions): Promise<StageStats[]> {

@@ -2,7 +2,7 @@
  * The CPU-heavy work of the shingle and sign stages, as pure functions over one batch of articles, so
  * they run the same in a worker thread or inline.
  */
-import { type ClusterOptions, type VerifiedPairs, verifyPairs } from './cluster.js';
+import { type ClusterOptions, HISTOGRAM_SLOTS, type VerifiedPairs, verifyPairs } from './cluster.js';
 import { type FeatureSets } from './feature-sets.js';
 import { isFact } from './facts.js';
 import { cleanArticle } from './normalize.js';
@@ -72,6 +72,8 @@ export interface VerifyTask {
 export interface VerifyResult {
   task: 'verify';
   pairs: VerifiedPairs;
+  /** The chunk's candidates by similarity (cluster.ts, HISTOGRAM_SLOTS). */
+  histogram: Uint32Array;
 }
 
 /** Weigh part `part` of `parts` of the batch's features (weights.ts, weighPart), in shared memory. */
@@ -97,8 +99,11 @@ export function runTask(request: TaskRequest): TaskResult {
       return shingleBatch(request);
     case 'sign':
       return signBatch(request);
-    case 'verify':
-      return { task: 'verify', pairs: verifyPairs(request.features, request.signatures, request.k, request.candidates, request.options, request.totals, request.facts) };
+    case 'verify': {
+      const histogram = new Uint32Array(HISTOGRAM_SLOTS);
+      const pairs = verifyPairs(request.features, request.signatures, request.k, request.candidates, request.options, request.totals, request.facts, histogram);
+      return { task: 'verify', pairs, histogram };
+    }
     case 'weigh':
       weighPart(request.sets, request.weighting, request.weights, request.part, request.parts);
       return { task: 'weigh' };
@@ -112,7 +117,7 @@ export function transferablesOf(result: TaskResult): ArrayBuffer[] {
       : result.task === 'sign'
         ? [result.signatures, result.copySignatures]
         : result.task === 'verify'
-          ? Object.values(result.pairs)
+          ? [...Object.values(result.pairs), result.histogram]
           : [];
   return arrays.map((a) => a.buffer as ArrayBuffer);
 }
