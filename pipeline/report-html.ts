@@ -57,6 +57,8 @@ export interface ReportSource {
  * listed story's representative), 2 = title and text (an article a story view may show).
  */
 export interface ReportSelection {
+  /** The clusters with one of tonight's articles at least (all of them but for nightly runs' lone guests). */
+  stories: number;
   /** The listed clusters, in report order. */
   listed: Uint32Array;
   /** Per listed story: the articles its view would show, the representative first, then input order. */
@@ -72,7 +74,12 @@ export interface ReportSelection {
  */
 export function selectForReport(source: ReportSource, features: FeatureSets, caps: ReportCaps = REPORT_CAPS): ReportSelection {
   const { size, clusterOf, founders } = source;
-  const listed = Uint32Array.from({ length: Math.min(size.length, caps.listedStories) }, (_, c) => c);
+  // An indexed article that came as a guest and joined nothing is no story of tonight's.
+  const tonight = new Uint8Array(size.length);
+  for (let i = 0; i < source.reported; i++) tonight[clusterOf[i]] = 1;
+  const stories = tonight.reduce((sum, x) => sum + x, 0);
+  const listed = new Uint32Array(Math.min(stories, caps.listedStories));
+  for (let c = 0, at = 0; at < listed.length; c++) if (tonight[c]) listed[at++] = c;
   const listedIndex = new Int32Array(size.length).fill(-1);
   listed.forEach((cluster, at) => (listedIndex[cluster] = at));
   const members: number[][] = Array.from(listed, (cluster) => [founders[cluster]]);
@@ -98,13 +105,13 @@ export function selectForReport(source: ReportSource, features: FeatureSets, cap
     for (const i of members[at]) wanted[i] = 2;
     similarities[at] = members[at].map((i) => (i === founder ? 1 : similarity(founder, i)));
   }
-  return { listed, members, similarities, wanted };
+  return { stories, listed, members, similarities, wanted };
 }
 
 /** A sentence for each cap the page hit, shown above the list: the page never hides that it is partial. */
-export function capNotes(source: Pick<ReportSource, 'size'>, page: ReportPage, caps: ReportCaps = REPORT_CAPS): string[] {
+export function capNotes(selection: Pick<ReportSelection, 'stories'>, page: ReportPage, caps: ReportCaps = REPORT_CAPS): string[] {
   const notes: string[] = [];
-  const stories = source.size.length;
+  const { stories } = selection;
   if (page.stories.length < stories) {
     notes.push(
       `The list holds the ${count(page.stories.length)} largest of ${count(stories)} stories (report cap); clusters.csv has every cluster of two or more articles and documents.csv every article.`,

@@ -591,7 +591,7 @@ export function reportStage(out: string): Promise<StageStats> {
       const summary: ReportSummary = {
         articles: written.documents,
         rejected: Number(stages.read?.rejected ?? 0),
-        stories: clustering.clusterIds.length,
+        stories: selection.stories,
         clusters: written.clusters,
         clusteredArticles: written.clusteredArticles,
         duplicatesRemoved: written.duplicatesRemoved,
@@ -602,7 +602,7 @@ export function reportStage(out: string): Promise<StageStats> {
       };
       const page = buildReportPage(source, selection, shown);
       shown.clear();
-      const capped = capNotes(source, page);
+      const capped = capNotes(selection, page);
       await writeFileAtomic(join(folder, 'report.html'), renderReportHtml(page, summary, histogram, capped));
       const version = (JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
       // The report stage's own time so far (run.json is its last output); each stage lists the options it ran with.

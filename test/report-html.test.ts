@@ -63,6 +63,7 @@ test('caps: the list keeps the largest stories, texts stay within the budget, an
   const caps = { listedStories: 4, textBudget: 1_000, textPerArticle: 100, membersPerStory: 5, collectedArticles: 100 };
   const source = fakeSource([8, 3, 2, 1, 1, 1]);
   const selection = selectForReport(source, noFeatures(16), caps);
+  assert.equal(selection.stories, 6);
   assert.deepEqual(Array.from(selection.listed), [0, 1, 2, 3]);
   assert.deepEqual(selection.members.map((m) => m.length), [5, 3, 2, 1], 'the story of 8 capped at 5');
   assert.deepEqual(selection.members[0], [0, 1, 2, 3, 4]);
@@ -80,7 +81,7 @@ test('caps: the list keeps the largest stories, texts stay within the budget, an
   assert.equal(view.members[0].similarity, null, 'the representative');
   assert.ok(view.members.every((m) => m.text.length === 100 && m.cut), 'texts cut to the per-article cap');
   assert.ok(page.views.c1.members.every((m) => m.text.length === 40 && !m.cut));
-  const notes = capNotes(source, page, caps);
+  const notes = capNotes(selection, page, caps);
   assert.equal(notes.length, 3);
   assert.match(notes[0], /the 4 largest of 6 stories/);
   assert.match(notes[1], /texts are embedded for 3 of the listed stories/);
@@ -89,6 +90,20 @@ test('caps: the list keeps the largest stories, texts stay within the budget, an
   // Texts are collected for at most collectedArticles articles, whole stories at a time.
   const few = selectForReport(source, noFeatures(16), { ...caps, collectedArticles: 6 });
   assert.deepEqual([0, 1, 2, 3].map((at) => few.members[at].every((i) => few.wanted[i] === 2)), [true, false, false, true]);
+});
+
+test('nightly runs: an indexed article that joined none of tonight\'s is not listed; one that did is marked as indexed', () => {
+  // Clusters: [tonight 0, guest 4], [tonight 1, tonight 2], [tonight 3], [guest 5 alone].
+  const source = fakeSource([2, 2, 1, 1]);
+  source.clusterOf = Uint32Array.from([0, 1, 1, 2, 0, 3]);
+  source.founders = Uint32Array.from([4, 1, 3, 5]);
+  source.reported = 4;
+  const selection = selectForReport(source, noFeatures(6));
+  assert.equal(selection.stories, 3);
+  assert.deepEqual(Array.from(selection.listed), [0, 1, 2]);
+  const articles = new Map(Array.from({ length: 6 }, (_, i) => [i, { title: `t${i}`, text: `text ${i}` }]));
+  const page = buildReportPage(source, selection, articles);
+  assert.deepEqual(page.views.c0.members.map((m) => [m.id, m.indexed]), [['a4', true], ['a0', false]], 'the indexed founder leads its story');
 });
 
 test('escaping: embedded data cannot close its script element, and the page runs one script, allowed by hash', () => {
