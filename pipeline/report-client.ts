@@ -99,6 +99,19 @@ export function reportClient(): void {
     return rows;
   }
 
+  /** Previous and next buttons around `label` into `into`, when there is more than one page. */
+  function drawPager(into: HTMLElement, current: number, pages: number, label: string, go: (page: number) => void): void {
+    into.replaceChildren();
+    if (pages <= 1) return;
+    const previous = el('button', undefined, '‹ previous');
+    previous.disabled = current === 0;
+    previous.addEventListener('click', () => go(current - 1));
+    const next = el('button', undefined, 'next ›');
+    next.disabled = current === pages - 1;
+    next.addEventListener('click', () => go(current + 1));
+    into.append(previous, el('span', undefined, label), next);
+  }
+
   function renderList(): void {
     const rows = matching();
     const pages = Math.max(1, Math.ceil(rows.length / data.rowsPerPage));
@@ -120,16 +133,7 @@ export function reportClient(): void {
     }
     listStatus.textContent =
       rows.length === 0 ? 'No story matches.' : `${rows.length.toLocaleString('en-US')} of ${data.stories.length.toLocaleString('en-US')} listed stories match.`;
-    pager.replaceChildren();
-    if (pages > 1) {
-      const previous = el('button', undefined, '‹ previous');
-      previous.disabled = page === 0;
-      previous.addEventListener('click', () => ((page -= 1), renderList()));
-      const next = el('button', undefined, 'next ›');
-      next.disabled = page === pages - 1;
-      next.addEventListener('click', () => ((page += 1), renderList()));
-      pager.append(previous, el('span', undefined, ` page ${page + 1} of ${pages} `), next);
-    }
+    drawPager(pager, page, pages, ` page ${page + 1} of ${pages} `, (to) => ((page = to), renderList()));
     for (const header of headers) {
       header.setAttribute('aria-sort', header.dataset.key === sortKey ? (descending ? 'descending' : 'ascending') : 'none');
     }
@@ -200,18 +204,10 @@ export function reportClient(): void {
     const drawMembers = () => {
       columns.replaceChildren(memberColumn(representative, true));
       for (const member of others.slice(memberPage * data.membersPerPage, (memberPage + 1) * data.membersPerPage)) columns.append(memberColumn(member, false));
-      memberPager.replaceChildren();
-      if (pages > 1) {
-        const previous = el('button', undefined, '‹ previous');
-        previous.disabled = memberPage === 0;
-        previous.addEventListener('click', () => ((memberPage -= 1), drawMembers()));
-        const next = el('button', undefined, 'next ›');
-        next.disabled = memberPage === pages - 1;
-        next.addEventListener('click', () => ((memberPage += 1), drawMembers()));
-        const first = memberPage * data.membersPerPage + 2;
-        const last = Math.min(others.length + 1, first + data.membersPerPage - 1);
-        memberPager.append(previous, el('span', undefined, ` articles ${first}–${last} of ${others.length + 1} beside the representative `), next);
-      }
+      const first = memberPage * data.membersPerPage + 2;
+      const last = Math.min(others.length + 1, first + data.membersPerPage - 1);
+      const label = ` articles ${first}–${last} of ${others.length + 1} beside the representative `;
+      drawPager(memberPager, memberPage, pages, label, (to) => ((memberPage = to), drawMembers()));
     };
     drawMembers();
     view.append(memberPager, columns);

@@ -111,6 +111,54 @@ test('the seed run: the story of the three rewrites is listed, its view shows th
   await page.close();
 });
 
+/** Deterministic made-up words: stories that share none of them never cluster together. */
+function wordsFrom(seed: number, count: number): string[] {
+  let state = seed >>> 0;
+  const next = () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0), state);
+  return Array.from({ length: count }, () => Array.from({ length: 6 + (next() % 4) }, () => String.fromCharCode(97 + (next() % 26))).join(''));
+}
+
+test('long lists and long stories paginate', async () => {
+  const dir = join(scratch, 'many');
+  await mkdir(dir, { recursive: true });
+  const lines: string[] = [];
+  // 55 stories of two copies each, then one story of eight copies, each copy with one word of its own.
+  const story = (s: number, copies: number) => {
+    const words = wordsFrom(s + 1, 60);
+    for (let c = 0; c < copies; c++) {
+      const text = [...words.slice(0, 59), wordsFrom(1000 * s + c + 7, 1)[0]].join(' ');
+      lines.push(JSON.stringify({ id: `s${String(s).padStart(2, '0')}-${c}`, title: `story ${s}`, text }));
+    }
+  };
+  for (let s = 0; s < 55; s++) story(s, 2);
+  story(55, 8);
+  await writeFile(join(dir, 'feed.jsonl'), lines.join('\n') + '\n');
+  const out = join(scratch, 'many-out');
+  await runPipeline([dir], out, OPTIONS);
+  const { page, requests, errors } = await open(join(out, 'report.html'));
+  const rows = page.locator('#stories tbody tr');
+  assert.equal(await rows.count(), 50, 'fifty stories a page');
+  assert.equal((await rows.first().locator('td').first().textContent())?.trim(), '8', 'largest first');
+  await page.locator('#list-pager button', { hasText: 'next' }).click();
+  assert.equal(await rows.count(), 6);
+  assert.match((await page.locator('#list-pager').textContent()) ?? '', /page 2 of 2/);
+
+  await page.locator('#list-pager button', { hasText: 'previous' }).click();
+  await rows.first().locator('a').click();
+  const members = page.locator('#view article.member');
+  const shownIds = async () => members.evaluateAll((nodes) => nodes.map((node) => (node as HTMLElement).dataset.id));
+  assert.deepEqual(await shownIds(), ['s55-0', 's55-1', 's55-2', 's55-3'], 'the representative and three more');
+  assert.match((await page.locator('#view .pager').textContent()) ?? '', /articles 2–4 of 8 beside the representative/);
+  await page.locator('#view .pager button', { hasText: 'next' }).click();
+  assert.deepEqual(await shownIds(), ['s55-0', 's55-4', 's55-5', 's55-6'], 'the representative stays');
+  await page.locator('#view .pager button', { hasText: 'next' }).click();
+  assert.deepEqual(await shownIds(), ['s55-0', 's55-7']);
+  assert.ok(await page.locator('#view .pager button', { hasText: 'next' }).isDisabled());
+  assert.deepEqual(requests, []);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('article text is shown as text: markup in a title, a text or a url runs nothing', async () => {
   const dir = join(scratch, 'hostile');
   await mkdir(dir, { recursive: true });
