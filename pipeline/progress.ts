@@ -38,6 +38,14 @@ export function setProgressEnabled(on: boolean): void {
 
 const SILENT: Progress = { advance() {}, done() {} };
 
+/** Bars not yet done, so that a failed run can clear them before its error message (see doneAll). */
+const open = new Set<Progress>();
+
+/** Clears every bar still shown: the CLI calls it when a command ends, however it ends. */
+export function doneAll(): void {
+  for (const shown of open) shown.done();
+}
+
 /** `unit` names what `advance` counts; 'bytes' are shown as megabytes. */
 export function progress(stage: string, unit: string, total?: number, options: ProgressOptions = {}): Progress {
   const stream = options.stream ?? process.stderr;
@@ -68,7 +76,7 @@ export function progress(stage: string, unit: string, total?: number, options: P
     timer.unref();
   };
   wait(delayMs);
-  return {
+  const shown: Progress = {
     advance(n) {
       count += n;
       if (bar !== undefined) bar.update(count);
@@ -76,11 +84,14 @@ export function progress(stage: string, unit: string, total?: number, options: P
     },
     done() {
       finished = true;
+      open.delete(shown);
       clearTimeout(timer);
       bar?.stop();
       bar = undefined;
     },
   };
+  open.add(shown);
+  return shown;
 }
 
 interface LineState {

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
-import { progress, progressLine, setProgressEnabled } from '../pipeline/progress.js';
+import { doneAll, progress, progressLine, setProgressEnabled } from '../pipeline/progress.js';
 
 class FakeTerminal extends Writable {
   text = '';
@@ -73,6 +73,18 @@ test('without a total, a counter with its rate', () => {
   assert.match(stream.text, /read: 4,000 articles, 2,000\/s, 2s/);
   shown.done();
   assert.equal(visible(stream.text), '');
+});
+
+test('doneAll() clears a bar a failing stage left up (the CLI calls it before printing the error)', () => {
+  const { stream, clock, options } = setup();
+  const timers = redrawTimers();
+  const shown = progress('cluster', 'candidate pairs verified', 10, options);
+  clock.ms = 2000;
+  shown.advance(1);
+  assert.match(stream.text, /cluster: /);
+  doneAll();
+  assert.equal(visible(stream.text), '');
+  assert.equal(redrawTimers(), timers);
 });
 
 test('setProgressEnabled(false) (--quiet) silences a terminal too', () => {
