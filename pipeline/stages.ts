@@ -92,7 +92,8 @@ async function* readWorkLines(out: string): AsyncGenerator<string> {
   const opened = new Promise<void>((resolve, reject) => {
     stream.once('ready', resolve);
     stream.once('error', (error: NodeJS.ErrnoException) =>
-      reject(error.code === 'ENOENT' ? new Error(`${path} does not exist: run \`neardup read INPUT... --out ${out}\` first`) : error),
+      // A missing stage file is a mistake in the command (exit code 1 and a message), not a crash.
+      reject(error.code === 'ENOENT' ? new InputError(path, undefined, `does not exist: run \`neardup read INPUT... --out ${out}\` first`) : error),
     );
   });
   await opened;
