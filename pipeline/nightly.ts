@@ -24,6 +24,7 @@ import { AtomicLineWriter, writeFileAtomic } from './atomic-write.js';
 import { bandKeysOf, matchIndexed } from './candidates.js';
 import { clusterIdFor, describeClusters } from './cluster.js';
 import { type PipelineOptions } from './options.js';
+import { progress } from './progress.js';
 import { type Rejection, originOf } from './read-articles.js';
 import { type ArticleIndex, type IndexSettings, type NewEntry, SqliteArticleIndex, textHashOf } from './index-store.js';
 import { createEngine } from './signature.js';
@@ -116,34 +117,40 @@ async function runAgainst(index: ArticleIndex, inputs: string[], out: string, op
   const conflicts: Rejection[] = [];
   const tonightIds = new Set<string>();
   let newestMs = NaN;
-  for await (const article of readStoredArticles(out)) {
-    tonightIds.add(article.id);
-    const publishedMs = article.published_at === undefined ? NaN : Date.parse(article.published_at);
-    if (publishedMs > newestMs || Number.isNaN(newestMs)) newestMs = publishedMs;
-    const entry = index.lookup(article.id);
-    if (entry === undefined) {
-      roles.push(NEW);
-      storedIds.push(undefined);
-      firstSeenRun.push(runId);
-      continue;
+  const lookingUp = progress('index lookup', 'articles', stats[0].articles);
+  try {
+    for await (const article of readStoredArticles(out)) {
+      lookingUp.advance(1);
+      tonightIds.add(article.id);
+      const publishedMs = article.published_at === undefined ? NaN : Date.parse(article.published_at);
+      if (publishedMs > newestMs || Number.isNaN(newestMs)) newestMs = publishedMs;
+      const entry = index.lookup(article.id);
+      if (entry === undefined) {
+        roles.push(NEW);
+        storedIds.push(undefined);
+        firstSeenRun.push(runId);
+        continue;
+      }
+      firstSeenRun.push(entry.firstSeenRun);
+      const changed = entry.textHash !== textHashOf(article.title, article.text);
+      if (changed && nightly.update && !entry.retired) {
+        roles.push(REPLACED);
+        storedIds.push(undefined);
+        continue;
+      }
+      if (changed) {
+        conflicts.push({
+          ...originOf(article.origin),
+          id: article.id,
+          action: 'kept indexed version',
+          reason: `id already indexed (first seen in ${entry.firstSeenRun}) with another text; --update replaces it`,
+        });
+      }
+      roles.push(KNOWN);
+      storedIds.push(entry.clusterId);
     }
-    firstSeenRun.push(entry.firstSeenRun);
-    const changed = entry.textHash !== textHashOf(article.title, article.text);
-    if (changed && nightly.update && !entry.retired) {
-      roles.push(REPLACED);
-      storedIds.push(undefined);
-      continue;
-    }
-    if (changed) {
-      conflicts.push({
-        ...originOf(article.origin),
-        id: article.id,
-        action: 'kept indexed version',
-        reason: `id already indexed (first seen in ${entry.firstSeenRun}) with another text; --update replaces it`,
-      });
-    }
-    roles.push(KNOWN);
-    storedIds.push(entry.clusterId);
+  } finally {
+    lookingUp.done();
   }
   const tonight = roles.length;
   const sinceMs = nightly.keepDays === undefined || Number.isNaN(newestMs) ? NaN : newestMs - nightly.keepDays * DAY_MS;
@@ -158,8 +165,10 @@ async function runAgainst(index: ArticleIndex, inputs: string[], out: string, op
     signed = true;
     const tonightKeys = await bandKeysIn(out, options);
     for (let i = 0; i < tonight; i++) if (!tonightKeys.bandable[i]) lookFor[i] = 0;
-    const matchable = index.matchable(sinceMs);
-    const matched = matchIndexed(tonightKeys.keys, lookFor, matchable.bandKeys, tonightKeys.bandCount, tonightKeys.mainBands, MIN_SHARED_BANDS, options.maxBucketSize);
+    const matchable = withProgress('index load', 'articles', undefined, (advance) => index.matchable(sinceMs, advance));
+    const matched = withProgress('index match', 'articles', matchable.ids.length, (advance) =>
+      matchIndexed(tonightKeys.keys, lookFor, matchable.bandKeys, tonightKeys.bandCount, tonightKeys.mainBands, MIN_SHARED_BANDS, options.maxBucketSize, advance),
+    );
     guests = matchable.ids.filter((id, j) => matched[j] === 1 && !tonightIds.has(id));
   }
   if (guests.length > 0) {
@@ -201,9 +210,21 @@ async function runAgainst(index: ArticleIndex, inputs: string[], out: string, op
   }
   const retiring = !Number.isNaN(sinceMs);
   if (added.length + replaced.length + assigned.merges.length > 0 || retiring) {
-    index.apply({ runId, added, replaced, newClusters: assigned.newClusters, merges: assigned.merges, retireBeforeMs: sinceMs });
+    withProgress('index commit', 'articles', added.length + replaced.length, (advance) =>
+      index.apply({ runId, added, replaced, newClusters: assigned.newClusters, merges: assigned.merges, retireBeforeMs: sinceMs }, advance),
+    );
   }
   return stats;
+}
+
+/** Runs a synchronous step of the index with a progress bar, cleared however the step ends. */
+function withProgress<T>(stage: string, unit: string, total: number | undefined, step: (advance: (n: number) => void) => T): T {
+  const shown = progress(stage, unit, total);
+  try {
+    return step((n) => shown.advance(n));
+  } finally {
+    shown.done();
+  }
 }
 
 function entryFor(article: StoredArticle, clusterId: string, bandKeys: Uint32Array | undefined): NewEntry {
@@ -235,7 +256,19 @@ async function appendGuests(out: string, index: ArticleIndex, guests: string[], 
     const input = createReadStream(path, { encoding: 'utf8' });
     for await (const line of createInterface({ input, crlfDelay: Infinity })) if (line !== '') await writer.write(line + '\n');
     let chunk = '';
-    for (const body of index.bodies(guests)) {
+    // Fetched a batch at a time, for the progress bar.
+    const fetching = progress('index fetch', 'guests', guests.length);
+    const bodies = function* () {
+      try {
+        for (let from = 0; from < guests.length; from += GUEST_BATCH) {
+          yield* index.bodies(guests.slice(from, from + GUEST_BATCH));
+          fetching.advance(Math.min(GUEST_BATCH, guests.length - from));
+        }
+      } finally {
+        fetching.done();
+      }
+    };
+    for (const body of bodies()) {
       const stored: StoredArticle = {
         id: body.id,
         title: body.title,
@@ -260,6 +293,9 @@ async function appendGuests(out: string, index: ArticleIndex, guests: string[], 
     throw error;
   }
 }
+
+/** Guests whose stored text is fetched at once. */
+const GUEST_BATCH = 1000;
 
 interface Assignment {
   finalIds: string[];
