@@ -19,6 +19,7 @@
  *              re-run repeats the same night
  */
 import { createReadStream } from 'node:fs';
+import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { AtomicLineWriter, writeFileAtomic } from './atomic-write.js';
 import { bandKeysOf, matchIndexed } from './candidates.js';
@@ -60,6 +61,30 @@ export interface NightlyOptions {
   keepDays?: number;
 }
 
+/** What a nightly run did to the index, for the CLI's summary (`--json`: "nightly"). */
+export interface NightlySummary {
+  /** The index file, absolute. */
+  index: string;
+  runId: string;
+  /** Tonight's articles the index did not have. */
+  newArticles: number;
+  /** Indexed articles whose text tonight's replaced (--update). */
+  replacedArticles: number;
+  /** Indexed articles sent again with another text, kept as indexed (listed in rejected.csv). */
+  conflicts: number;
+  /** Indexed articles matched with tonight's (re-shingled and verified with them, not reported). */
+  guests: number;
+  newClusters: number;
+  merges: number;
+  /** Articles in search-updates.ndjson. */
+  searchUpdates: number;
+}
+
+export interface NightlyRun {
+  stats: StageStats[];
+  summary: NightlySummary;
+}
+
 const DAY_MS = 86_400_000;
 
 /**
@@ -96,7 +121,7 @@ function bandCountOf(options: PipelineOptions): number {
   return optimalBanding(options.lshThreshold, k).bands + (options.copyThreshold > 0 ? optimalBanding(options.copyThreshold, COPY_K).bands : 0);
 }
 
-export async function runNightly(inputs: string[], out: string, options: PipelineOptions, nightly: NightlyOptions): Promise<StageStats[]> {
+export async function runNightly(inputs: string[], out: string, options: PipelineOptions, nightly: NightlyOptions): Promise<NightlyRun> {
   const index = new SqliteArticleIndex(nightly.index, indexSettings(options), bandCountOf(options));
   try {
     return await runAgainst(index, inputs, out, options, nightly);
@@ -105,7 +130,7 @@ export async function runNightly(inputs: string[], out: string, options: Pipelin
   }
 }
 
-async function runAgainst(index: ArticleIndex, inputs: string[], out: string, options: PipelineOptions, nightly: NightlyOptions): Promise<StageStats[]> {
+async function runAgainst(index: ArticleIndex, inputs: string[], out: string, options: PipelineOptions, nightly: NightlyOptions): Promise<NightlyRun> {
   const stats: StageStats[] = [];
   stats.push(await readStage(inputs, out, options));
   const runId = nightly.runId ?? index.nextRunId();
@@ -214,7 +239,18 @@ async function runAgainst(index: ArticleIndex, inputs: string[], out: string, op
       index.apply({ runId, added, replaced, newClusters: assigned.newClusters, merges: assigned.merges, retireBeforeMs: sinceMs }, advance),
     );
   }
-  return stats;
+  const summary: NightlySummary = {
+    index: resolve(index.path),
+    runId,
+    newArticles: added.length,
+    replacedArticles: replaced.length,
+    conflicts: conflicts.length,
+    guests: guests.length,
+    newClusters: assigned.newClusters.length,
+    merges: assigned.merges.length,
+    searchUpdates: assigned.searchUpdates.length,
+  };
+  return { stats, summary };
 }
 
 /** Runs a synchronous step of the index with a progress bar, cleared however the step ends. */
