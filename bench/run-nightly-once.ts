@@ -9,7 +9,7 @@ import { DEFAULT_OPTIONS } from '../pipeline/options.js';
 
 const [input, out, index] = process.argv.slice(2);
 const start = performance.now();
-const stats = await runNightly([input], out, DEFAULT_OPTIONS, { index, update: false });
+const { stats } = await runNightly([input], out, DEFAULT_OPTIONS, { index, update: false });
 const wallSeconds = (performance.now() - start) / 1000;
 // resourceUsage().maxRSS is in kilobytes and covers worker threads: they live in this process.
 const peakRssMb = process.resourceUsage().maxRSS / 1024;

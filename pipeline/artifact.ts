@@ -6,6 +6,7 @@
  */
 import { type FileHandle, open } from 'node:fs/promises';
 import { writeFileAtomic } from './atomic-write.js';
+import { InputError } from './errors.js';
 
 const MAGIC = 'NEARDUP1';
 const ARRAY_TYPES = { Uint8Array, Uint32Array, Int32Array, Float32Array, Float64Array } as const;
@@ -63,7 +64,8 @@ export async function readArtifact<Meta>(path: string, kind: string, producedBy:
     file = await open(path, 'r');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new Error(`${path} does not exist: run \`neardup ${producedBy}\` (or \`neardup run\`) with the same --out first`);
+      // A missing stage file is a mistake in the command (exit code 1 and a message), not a crash.
+      throw new InputError(path, undefined, `does not exist: run \`neardup ${producedBy}\` (or \`neardup run\`) with the same --out first`);
     }
     throw error;
   }

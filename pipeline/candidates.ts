@@ -118,13 +118,17 @@ export function bandKeysOf(sources: BandedSignatures[]): { keys: Uint32Array; ba
   return { keys, bandCount, bandable };
 }
 
+/** Indexed articles matched between two progress reports. */
+const MATCH_PROGRESS_BATCH = 10_000;
+
 /**
  * Which indexed articles are candidates of one of tonight's articles that `lookFor` marks. With one-row
  * bands (the default: 49 x 1), one shared band is one shared signature value, and across a large index
  * nearly every article shares one with somebody tonight; so an indexed article needs `minShared` shared
  * main bands with one of tonight's articles (a signature estimate of at least minShared / mainBands), or
  * one shared copy band (a near copy). Tonight's keys are sorted per band and each indexed key is looked up;
- * a bucket of tonight's articles larger than `maxBucketSize` counts only its first members.
+ * a bucket of tonight's articles larger than `maxBucketSize` counts only its first members. `onProgress` is
+ * told of the indexed articles matched, a batch at a time.
  */
 export function matchIndexed(
   tonight: Uint32Array,
@@ -134,6 +138,7 @@ export function matchIndexed(
   mainBands: number,
   minShared: number,
   maxBucketSize: number,
+  onProgress: (indexedArticles: number) => void = () => {},
 ): Uint8Array {
   const n = lookFor.length;
   const m = indexed.length / bandCount;
@@ -178,7 +183,9 @@ export function matchIndexed(
     }
     if (hit) matched[j] = 1;
     for (let t = 0; t < touchedCount; t++) shared[touched[t]] = 0;
+    if ((j + 1) % MATCH_PROGRESS_BATCH === 0) onProgress(MATCH_PROGRESS_BATCH);
   }
+  onProgress(m % MATCH_PROGRESS_BATCH);
   return matched;
 }
 

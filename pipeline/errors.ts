@@ -17,10 +17,16 @@ export class InputError extends Error {
   }
 }
 
-/** Wrong command-line usage: exit code 2. */
+/**
+ * Wrong command-line usage: exit code 2. `flag` names the option whose value is wrong, so the CLI can say
+ * when that value came from the config file rather than the command line.
+ */
 export class UsageError extends Error {
-  constructor(message: string) {
+  readonly flag: string | undefined;
+
+  constructor(message: string, flag?: string) {
     super(message);
     this.name = 'UsageError';
+    this.flag = flag;
   }
 }

@@ -75,8 +75,11 @@ export interface ArticleIndex {
   lookup(id: string): IndexedEntry | undefined;
   /** The id the next run gets unless one is given: run-000001, run-000002, ... */
   nextRunId(): string;
-  /** Articles tonight's are matched against: not retired, published at or after `sinceMs` (NaN: all). */
-  matchable(sinceMs: number): MatchableArticles;
+  /**
+   * Articles tonight's are matched against: not retired, published at or after `sinceMs` (NaN: all).
+   * `onProgress` is told of the rows loaded, a batch at a time.
+   */
+  matchable(sinceMs: number, onProgress?: (rows: number) => void): MatchableArticles;
   bodies(ids: string[]): IndexedBody[];
   /** A number per cluster id that orders clusters by age (smaller is older); undefined if unknown. */
   clusterAge(clusterId: string): number | undefined;
@@ -84,7 +87,8 @@ export interface ArticleIndex {
   membersOf(clusterId: string): string[];
   /** How many articles of the cluster are still matched against (not retired). */
   matchableSize(clusterId: string): number;
-  apply(change: RunChange): void;
+  /** `onProgress` is told of the added and replaced articles written, a batch at a time. */
+  apply(change: RunChange, onProgress?: (articles: number) => void): void;
   close(): void;
 }
 
@@ -93,7 +97,11 @@ export type IndexSettings = Record<string, unknown>;
 
 export const textHashOf = (title: string, text: string): string => createHash('sha256').update(title).update('\n').update(text).digest('hex').slice(0, 32);
 
+/** An index this run cannot use (another schema, other options, not an index): exit code 3. */
 export class IndexError extends Error {}
+
+/** Rows between two progress reports: often enough for a bar, rarely enough to cost nothing. */
+const PROGRESS_BATCH = 10_000;
 
 export class SqliteArticleIndex implements ArticleIndex {
   private readonly db: Database.Database;
@@ -205,7 +213,7 @@ export class SqliteArticleIndex implements ArticleIndex {
     return `run-${String(seq + 1).padStart(6, '0')}`;
   }
 
-  matchable(sinceMs: number): MatchableArticles {
+  matchable(sinceMs: number, onProgress: (rows: number) => void = () => {}): MatchableArticles {
     // Articles without a date are never too old.
     const rows = (
       Number.isNaN(sinceMs)
@@ -219,7 +227,9 @@ export class SqliteArticleIndex implements ArticleIndex {
       // Byte by byte: a blob's Buffer need not start on a 4-byte boundary, as a Uint32Array view would need.
       new Uint8Array(keys.buffer, ids.length * this.bandCount * 4, this.bandCount * 4).set(blob.subarray(0, this.bandCount * 4));
       ids.push(id);
+      if (ids.length % PROGRESS_BATCH === 0) onProgress(PROGRESS_BATCH);
     }
+    onProgress(ids.length % PROGRESS_BATCH);
     return { ids, bandKeys: keys.slice(0, ids.length * this.bandCount) };
   }
 
@@ -255,7 +265,7 @@ export class SqliteArticleIndex implements ArticleIndex {
     return rows.map((r) => r.id);
   }
 
-  apply(change: RunChange): void {
+  apply(change: RunChange, onProgress: (articles: number) => void = () => {}): void {
     const { runId } = change;
     const insert = this.db.prepare(
       'INSERT INTO articles (id, published_ms, source, cluster_id, first_seen_run, text_hash, band_keys, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
@@ -272,8 +282,19 @@ export class SqliteArticleIndex implements ArticleIndex {
       const { clusterSeq } = this.db.prepare('SELECT COALESCE(MAX(seq), 0) AS clusterSeq FROM clusters').get() as { clusterSeq: number };
       const addCluster = this.db.prepare('INSERT OR IGNORE INTO clusters (cluster_id, seq, first_run) VALUES (?, ?, ?)');
       change.newClusters.forEach((id, i) => addCluster.run(id, clusterSeq + i + 1, runId));
-      for (const e of change.added) insert.run(e.id, published(e.publishedMs), e.source ?? null, e.clusterId, runId, e.textHash, blobOf(e.bandKeys), bodyOf(e));
-      for (const e of change.replaced) replace.run(published(e.publishedMs), e.source ?? null, e.clusterId, e.textHash, blobOf(e.bandKeys), bodyOf(e), e.id);
+      let written = 0;
+      const wrote = () => {
+        if (++written % PROGRESS_BATCH === 0) onProgress(PROGRESS_BATCH);
+      };
+      for (const e of change.added) {
+        insert.run(e.id, published(e.publishedMs), e.source ?? null, e.clusterId, runId, e.textHash, blobOf(e.bandKeys), bodyOf(e));
+        wrote();
+      }
+      for (const e of change.replaced) {
+        replace.run(published(e.publishedMs), e.source ?? null, e.clusterId, e.textHash, blobOf(e.bandKeys), bodyOf(e), e.id);
+        wrote();
+      }
+      onProgress(written % PROGRESS_BATCH);
       const moveArticles = this.db.prepare('UPDATE articles SET cluster_id = ? WHERE cluster_id = ?');
       const moveHistory = this.db.prepare('UPDATE history SET cluster_id = ? WHERE cluster_id = ?');
       const recordMerge = this.db.prepare('INSERT INTO merges (old_cluster_id, new_cluster_id, run_id) VALUES (?, ?, ?)');

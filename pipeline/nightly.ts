@@ -19,11 +19,13 @@
  *              re-run repeats the same night
  */
 import { createReadStream } from 'node:fs';
+import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { AtomicLineWriter, writeFileAtomic } from './atomic-write.js';
 import { bandKeysOf, matchIndexed } from './candidates.js';
 import { clusterIdFor, describeClusters } from './cluster.js';
 import { type PipelineOptions } from './options.js';
+import { progress } from './progress.js';
 import { type Rejection, originOf } from './read-articles.js';
 import { type ArticleIndex, type IndexSettings, type NewEntry, SqliteArticleIndex, textHashOf } from './index-store.js';
 import { createEngine } from './signature.js';
@@ -57,6 +59,30 @@ export interface NightlyOptions {
   update: boolean;
   /** Indexed articles published more than this many days before tonight's newest leave matching. */
   keepDays?: number;
+}
+
+/** What a nightly run did to the index, for the CLI's summary (`--json`: "nightly"). */
+export interface NightlySummary {
+  /** The index file, absolute. */
+  index: string;
+  runId: string;
+  /** Tonight's articles the index did not have. */
+  newArticles: number;
+  /** Indexed articles whose text tonight's replaced (--update). */
+  replacedArticles: number;
+  /** Indexed articles sent again with another text, kept as indexed (listed in rejected.csv). */
+  conflicts: number;
+  /** Indexed articles matched with tonight's (re-shingled and verified with them, not reported). */
+  guests: number;
+  newClusters: number;
+  merges: number;
+  /** Articles in search-updates.ndjson. */
+  searchUpdates: number;
+}
+
+export interface NightlyRun {
+  stats: StageStats[];
+  summary: NightlySummary;
 }
 
 const DAY_MS = 86_400_000;
@@ -95,7 +121,7 @@ function bandCountOf(options: PipelineOptions): number {
   return optimalBanding(options.lshThreshold, k).bands + (options.copyThreshold > 0 ? optimalBanding(options.copyThreshold, COPY_K).bands : 0);
 }
 
-export async function runNightly(inputs: string[], out: string, options: PipelineOptions, nightly: NightlyOptions): Promise<StageStats[]> {
+export async function runNightly(inputs: string[], out: string, options: PipelineOptions, nightly: NightlyOptions): Promise<NightlyRun> {
   const index = new SqliteArticleIndex(nightly.index, indexSettings(options), bandCountOf(options));
   try {
     return await runAgainst(index, inputs, out, options, nightly);
@@ -104,7 +130,7 @@ export async function runNightly(inputs: string[], out: string, options: Pipelin
   }
 }
 
-async function runAgainst(index: ArticleIndex, inputs: string[], out: string, options: PipelineOptions, nightly: NightlyOptions): Promise<StageStats[]> {
+async function runAgainst(index: ArticleIndex, inputs: string[], out: string, options: PipelineOptions, nightly: NightlyOptions): Promise<NightlyRun> {
   const stats: StageStats[] = [];
   stats.push(await readStage(inputs, out, options));
   const runId = nightly.runId ?? index.nextRunId();
@@ -116,34 +142,40 @@ async function runAgainst(index: ArticleIndex, inputs: string[], out: string, op
   const conflicts: Rejection[] = [];
   const tonightIds = new Set<string>();
   let newestMs = NaN;
-  for await (const article of readStoredArticles(out)) {
-    tonightIds.add(article.id);
-    const publishedMs = article.published_at === undefined ? NaN : Date.parse(article.published_at);
-    if (publishedMs > newestMs || Number.isNaN(newestMs)) newestMs = publishedMs;
-    const entry = index.lookup(article.id);
-    if (entry === undefined) {
-      roles.push(NEW);
-      storedIds.push(undefined);
-      firstSeenRun.push(runId);
-      continue;
+  const lookingUp = progress('index lookup', 'articles', stats[0].articles);
+  try {
+    for await (const article of readStoredArticles(out)) {
+      lookingUp.advance(1);
+      tonightIds.add(article.id);
+      const publishedMs = article.published_at === undefined ? NaN : Date.parse(article.published_at);
+      if (publishedMs > newestMs || Number.isNaN(newestMs)) newestMs = publishedMs;
+      const entry = index.lookup(article.id);
+      if (entry === undefined) {
+        roles.push(NEW);
+        storedIds.push(undefined);
+        firstSeenRun.push(runId);
+        continue;
+      }
+      firstSeenRun.push(entry.firstSeenRun);
+      const changed = entry.textHash !== textHashOf(article.title, article.text);
+      if (changed && nightly.update && !entry.retired) {
+        roles.push(REPLACED);
+        storedIds.push(undefined);
+        continue;
+      }
+      if (changed) {
+        conflicts.push({
+          ...originOf(article.origin),
+          id: article.id,
+          action: 'kept indexed version',
+          reason: `id already indexed (first seen in ${entry.firstSeenRun}) with another text; --update replaces it`,
+        });
+      }
+      roles.push(KNOWN);
+      storedIds.push(entry.clusterId);
     }
-    firstSeenRun.push(entry.firstSeenRun);
-    const changed = entry.textHash !== textHashOf(article.title, article.text);
-    if (changed && nightly.update && !entry.retired) {
-      roles.push(REPLACED);
-      storedIds.push(undefined);
-      continue;
-    }
-    if (changed) {
-      conflicts.push({
-        ...originOf(article.origin),
-        id: article.id,
-        action: 'kept indexed version',
-        reason: `id already indexed (first seen in ${entry.firstSeenRun}) with another text; --update replaces it`,
-      });
-    }
-    roles.push(KNOWN);
-    storedIds.push(entry.clusterId);
+  } finally {
+    lookingUp.done();
   }
   const tonight = roles.length;
   const sinceMs = nightly.keepDays === undefined || Number.isNaN(newestMs) ? NaN : newestMs - nightly.keepDays * DAY_MS;
@@ -158,8 +190,10 @@ async function runAgainst(index: ArticleIndex, inputs: string[], out: string, op
     signed = true;
     const tonightKeys = await bandKeysIn(out, options);
     for (let i = 0; i < tonight; i++) if (!tonightKeys.bandable[i]) lookFor[i] = 0;
-    const matchable = index.matchable(sinceMs);
-    const matched = matchIndexed(tonightKeys.keys, lookFor, matchable.bandKeys, tonightKeys.bandCount, tonightKeys.mainBands, MIN_SHARED_BANDS, options.maxBucketSize);
+    const matchable = withProgress('index load', 'articles', undefined, (advance) => index.matchable(sinceMs, advance));
+    const matched = withProgress('index match', 'articles', matchable.ids.length, (advance) =>
+      matchIndexed(tonightKeys.keys, lookFor, matchable.bandKeys, tonightKeys.bandCount, tonightKeys.mainBands, MIN_SHARED_BANDS, options.maxBucketSize, advance),
+    );
     guests = matchable.ids.filter((id, j) => matched[j] === 1 && !tonightIds.has(id));
   }
   if (guests.length > 0) {
@@ -201,9 +235,32 @@ async function runAgainst(index: ArticleIndex, inputs: string[], out: string, op
   }
   const retiring = !Number.isNaN(sinceMs);
   if (added.length + replaced.length + assigned.merges.length > 0 || retiring) {
-    index.apply({ runId, added, replaced, newClusters: assigned.newClusters, merges: assigned.merges, retireBeforeMs: sinceMs });
+    withProgress('index commit', 'articles', added.length + replaced.length, (advance) =>
+      index.apply({ runId, added, replaced, newClusters: assigned.newClusters, merges: assigned.merges, retireBeforeMs: sinceMs }, advance),
+    );
   }
-  return stats;
+  const summary: NightlySummary = {
+    index: resolve(index.path),
+    runId,
+    newArticles: added.length,
+    replacedArticles: replaced.length,
+    conflicts: conflicts.length,
+    guests: guests.length,
+    newClusters: assigned.newClusters.length,
+    merges: assigned.merges.length,
+    searchUpdates: assigned.searchUpdates.length,
+  };
+  return { stats, summary };
+}
+
+/** Runs a synchronous step of the index with a progress bar, cleared however the step ends. */
+function withProgress<T>(stage: string, unit: string, total: number | undefined, step: (advance: (n: number) => void) => T): T {
+  const shown = progress(stage, unit, total);
+  try {
+    return step((n) => shown.advance(n));
+  } finally {
+    shown.done();
+  }
 }
 
 function entryFor(article: StoredArticle, clusterId: string, bandKeys: Uint32Array | undefined): NewEntry {
@@ -235,7 +292,19 @@ async function appendGuests(out: string, index: ArticleIndex, guests: string[], 
     const input = createReadStream(path, { encoding: 'utf8' });
     for await (const line of createInterface({ input, crlfDelay: Infinity })) if (line !== '') await writer.write(line + '\n');
     let chunk = '';
-    for (const body of index.bodies(guests)) {
+    // Fetched a batch at a time, for the progress bar.
+    const fetching = progress('index fetch', 'guests', guests.length);
+    const bodies = function* () {
+      try {
+        for (let from = 0; from < guests.length; from += GUEST_BATCH) {
+          yield* index.bodies(guests.slice(from, from + GUEST_BATCH));
+          fetching.advance(Math.min(GUEST_BATCH, guests.length - from));
+        }
+      } finally {
+        fetching.done();
+      }
+    };
+    for (const body of bodies()) {
       const stored: StoredArticle = {
         id: body.id,
         title: body.title,
@@ -260,6 +329,9 @@ async function appendGuests(out: string, index: ArticleIndex, guests: string[], 
     throw error;
   }
 }
+
+/** Guests whose stored text is fetched at once. */
+const GUEST_BATCH = 1000;
 
 interface Assignment {
   finalIds: string[];

@@ -11,7 +11,7 @@
  *   report    all of the above  -> documents.csv, clusters.csv, pairs.csv, deduplicated.jsonl, run.json
  */
 import { createReadStream } from 'node:fs';
-import { readFile, readdir, rm } from 'node:fs/promises';
+import { readFile, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { performance } from 'node:perf_hooks';
@@ -98,17 +98,20 @@ export async function* readStoredArticles(out: string): AsyncGenerator<StoredArt
   for await (const line of readWorkLines(out)) yield JSON.parse(line) as StoredArticle;
 }
 
-async function* readWorkLines(out: string): AsyncGenerator<string> {
+/** Lines of work/articles.jsonl; `read.bytes`, when given, follows how many bytes of it were read (progress). */
+async function* readWorkLines(out: string, read?: { bytes: number }): AsyncGenerator<string> {
   const path = workPath(out, 'articles.jsonl');
   const stream = createReadStream(path, { encoding: 'utf8' });
   const opened = new Promise<void>((resolve, reject) => {
     stream.once('ready', resolve);
     stream.once('error', (error: NodeJS.ErrnoException) =>
-      reject(error.code === 'ENOENT' ? new Error(`${path} does not exist: run \`neardup read INPUT... --out ${out}\` first`) : error),
+      // A missing stage file is a mistake in the command (exit code 1 and a message), not a crash.
+      reject(error.code === 'ENOENT' ? new InputError(path, undefined, `does not exist: run \`neardup read INPUT... --out ${out}\` first`) : error),
     );
   });
   await opened;
   for await (const line of createInterface({ input: stream, crlfDelay: Infinity })) {
+    if (read !== undefined) read.bytes = stream.bytesRead;
     if (line !== '') yield line;
   }
 }
@@ -175,9 +178,15 @@ export function shingleStage(out: string, options: Pick<PipelineOptions, 'shingl
     let noiseLinesDropped = 0;
     // Articles with nothing to compare (only stopwords, punctuation, one-letter words): kept alone, and listed.
     const unusable: Rejection[] = [];
-    const shown = progress('shingle', 'articles');
-    const collect = (result: ShingleResult) => {
-      shown.advance(result.ids.length);
+    // Progress in bytes of work/articles.jsonl: its size is known before its articles are counted.
+    const size = await stat(workPath(out, 'articles.jsonl')).then((file) => file.size, () => undefined);
+    const shown = progress('shingle', 'bytes', size);
+    const read = { bytes: 0 };
+    let shownBytes = 0;
+    /** `readTo`: the bytes read when the batch was submitted, so the bar counts batches shingled, not read. */
+    const collect = (result: ShingleResult, readTo: number) => {
+      shown.advance(readTo - shownBytes);
+      shownBytes = readTo;
       for (const { index, origin } of result.unusable) {
         const { file, line } = originOf(origin);
         const reason = 'no usable shingles: no word of two letters or more outside the stopword lists, no number';
@@ -200,22 +209,25 @@ export function shingleStage(out: string, options: Pick<PipelineOptions, 'shingl
     let sets: FeatureSets;
     try {
       // Batches are collected in submission order; at most two per worker are in flight, which bounds memory.
-      const inFlight: Promise<ShingleResult>[] = [];
+      const inFlight: { task: Promise<ShingleResult>; readTo: number }[] = [];
       let lines: string[] = [];
       const submit = async () => {
         const task = pool.run<ShingleResult>({ task: 'shingle', options: options.shingles, lines });
         // A failure surfaces when its turn to be collected comes; until then it must not count as unhandled.
         task.catch(() => undefined);
-        inFlight.push(task);
+        inFlight.push({ task, readTo: read.bytes });
         lines = [];
-        if (inFlight.length > 2 * Math.max(1, options.workers)) collect(await inFlight.shift()!);
+        if (inFlight.length > 2 * Math.max(1, options.workers)) {
+          const next = inFlight.shift()!;
+          collect(await next.task, next.readTo);
+        }
       };
-      for await (const line of readWorkLines(out)) {
+      for await (const line of readWorkLines(out, read)) {
         lines.push(line);
         if (lines.length === BATCH_SIZE) await submit();
       }
       if (lines.length > 0) await submit();
-      for (const result of inFlight) collect(await result);
+      for (const next of inFlight) collect(await next.task, next.readTo);
       shown.done();
       // IDF needs the whole batch. The workers weigh it side by side, each counting the document frequencies
       // of its own part of the feature hash space (weights.ts, weighPart).

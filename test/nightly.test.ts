@@ -179,13 +179,13 @@ test('an index of another schema version or other signature options is refused w
   const input = await night([{ id: 'a', text: seed('000') }]);
   runNight(input, out, index);
   const other = neardup('run', input, '--out', out, '--index', index, '--k', '64');
-  assert.equal(other.status, 1);
+  assert.equal(other.status, 3, 'exit code 3: the index cannot be used');
   assert.match(other.stderr, /built with k = 128, this run has 64/);
   const db = new Database(index);
   db.prepare("UPDATE meta SET value = '99' WHERE key = 'schema_version'").run();
   db.close();
   const newer = neardup('run', input, '--out', out, '--index', index);
-  assert.equal(newer.status, 1);
+  assert.equal(newer.status, 3);
   assert.match(newer.stderr, /schema version 99 is newer than this neardup reads \(1\): upgrade neardup/);
   assert.doesNotMatch(newer.stderr, /at .*\.js/, 'a message, not a stack trace');
   assert.equal(neardup('run', input, '--update').status, 2, '--update without --index is a usage error');
