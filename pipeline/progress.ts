@@ -17,7 +17,7 @@ export interface Progress {
 
 /** What tests replace; the defaults are the process's stderr, its clock and one second. */
 export interface ProgressOptions {
-  /** Where bars go; nothing is drawn unless `isTTY` is true. */
+  /** Where bars go; nothing is drawn unless `isTTY` is true. A terminal that reports no width (0) counts as 80 columns. */
   stream?: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
   /** A clock in milliseconds. */
   now?: () => number;
@@ -58,7 +58,7 @@ export function progress(stage: string, unit: string, total?: number, options: P
   let finished = false;
   let timer: NodeJS.Timeout | undefined;
 
-  const line = () => progressLine({ stage, unit, total, count, seconds: (now() - start) / 1000, width: stream.columns ?? 80 });
+  const line = () => progressLine({ stage, unit, total, count, seconds: (now() - start) / 1000, width: stream.columns || 80 });
   /** Shows the bar once the delay has passed; says whether it is shown. */
   const show = (): boolean => {
     if (bar !== undefined || finished) return bar !== undefined;

@@ -35,7 +35,7 @@ import { type FeatureSets, FeatureSetsBuilder, selectFeatures } from './feature-
 import { isFact } from './facts.js';
 import { optimalBanding } from './lsh-params.js';
 import { type PipelineOptions } from './options.js';
-import { progress } from './progress.js';
+import { type Progress, progress } from './progress.js';
 import { type Rejection, originOf, readArticles } from './read-articles.js';
 import { InputError } from './errors.js';
 import { publishReports } from './publish.js';
@@ -565,6 +565,14 @@ export async function loadClustering(out: string): Promise<LoadedClustering> {
   };
 }
 
+/** `items`, advancing `shown` by one for each. */
+async function* counted<T>(items: AsyncIterable<T>, shown: Progress): AsyncGenerator<T> {
+  for await (const item of items) {
+    shown.advance(1);
+    yield item;
+  }
+}
+
 export function reportStage(out: string): Promise<StageStats> {
   return timed(out, 'report', {}, async () => {
     const start = performance.now();
@@ -583,7 +591,13 @@ export function reportStage(out: string): Promise<StageStats> {
     // All reports go into one new folder, made OUT's reports in one step (publish.ts).
     return publishReports(out, REPORT_FILES, async (folder) => {
       const collect = { wanted: selection.wanted, maxText: REPORT_CAPS.textPerArticle, into: shown };
-      const written = await writeReports(folder, clustering, readStoredArticles(out), figures, collect);
+      const shownProgress = progress('report', 'articles', clustering.ids.length);
+      let written: Awaited<ReturnType<typeof writeReports>>;
+      try {
+        written = await writeReports(folder, clustering, counted(readStoredArticles(out), shownProgress), figures, collect);
+      } finally {
+        shownProgress.done();
+      }
       // The read stage's rejections in input order, then the articles the shingle stage found nothing in.
       const rejected = async (file: string) => JSON.parse(await readFile(workPath(out, file), 'utf8')) as Rejection[];
       const conflicts = clustering.nightly?.conflicts ?? [];

@@ -65,6 +65,16 @@ test('after a second the bar names the stage and its progress; done() clears it 
   assert.equal(stream.text.length, written, 'nothing drawn after done()');
 });
 
+test('a terminal that reports no width (columns 0, as under script(1)) still gets a bar, 80 columns wide', () => {
+  const { stream, clock, options } = setup();
+  stream.columns = 0;
+  const shown = progress('sign', 'articles', 1000, options);
+  clock.ms = 1500;
+  shown.advance(500);
+  assert.match(stream.text, /sign: \[=+-+\] 50% 500\/1,000 articles/);
+  shown.done();
+});
+
 test('without a total, a counter with its rate', () => {
   const { stream, clock, options } = setup();
   const shown = progress('read', 'articles', undefined, options);
