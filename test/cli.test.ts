@@ -228,3 +228,10 @@ test('a config file with an unknown key, a bad value or bad JSON exits 2, naming
   await writeFile(join(dir, 'fine', 'neardup.config.json'), '{"threshold": 0.2}');
   assert.match(neardupIn(join(dir, 'fine'), 'run', SEEDS, '--k', '1').stderr, /^neardup: --k 1: expected/);
 });
+
+test('the README shows the real --help text', async () => {
+  const readme = await readFile(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8');
+  const block = /```text\n(Usage: neardup COMMAND[\s\S]*?)```/.exec(readme);
+  assert.ok(block, 'README has the main help in a text block');
+  assert.equal(block[1], neardup('--help').stdout, 'paste the output of `node dist/pipeline/cli.js --help` into the README');
+});
