@@ -71,6 +71,17 @@ export interface StoredArticle {
 
 export const workPath = (out: string, file: string) => join(out, 'work', file);
 
+/**
+ * Promise.all for stage files loaded side by side, but when several fail, the first in the list is the
+ * error: with two stage files missing the message names the earliest stage to re-run, whichever read
+ * failed first.
+ */
+async function allInOrder<T extends readonly unknown[]>(promises: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const settled = await Promise.allSettled(promises as readonly Promise<unknown>[]);
+  for (const result of settled) if (result.status === 'rejected') throw result.reason;
+  return settled.map((result) => (result as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}
+
 /** Runs one stage and records its options, counts and timing in work/STAGE.stats.json for run.json. */
 async function timed<T extends Record<string, number | string>>(
   out: string,
@@ -397,7 +408,7 @@ export function clusterStage(
 ): Promise<StageStats> {
   const { threshold, measure, factAgreement, linkage, groupSimilarity } = options;
   return timed(out, 'cluster', { threshold, measure, factAgreement, linkage, ...(linkage === 'average' ? { groupSimilarity } : {}) }, async () => {
-    const [{ keys, sets }, { signatures, meta: signatureMeta }, candidates] = await Promise.all([
+    const [{ keys, sets }, { signatures, meta: signatureMeta }, candidates] = await allInOrder([
       loadShingles(out, true),
       loadSignatures(out, true),
       // Shared, so each verification task gets its chunk as a view, not a copy.
@@ -529,7 +540,7 @@ export interface LoadedClustering {
 }
 
 export async function loadClustering(out: string): Promise<LoadedClustering> {
-  const [{ keys, sets, options: shingleOptions }, { meta, arrays }, nightly] = await Promise.all([
+  const [{ keys, sets, options: shingleOptions }, { meta, arrays }, nightly] = await allInOrder([
     loadShingles(out),
     readArtifact<ClusterMeta>(workPath(out, 'clusters.bin'), 'clusters', 'cluster'),
     readFile(workPath(out, NIGHTLY_FILE), 'utf8').then(

@@ -145,6 +145,8 @@ test('long lists and long stories paginate', async () => {
 
   await page.locator('#list-pager button', { hasText: 'previous' }).click();
   await rows.first().locator('a').click();
+  // The view is drawn on hashchange, which fires after the click returns.
+  await page.waitForSelector('#view article.member');
   const members = page.locator('#view article.member');
   const shownIds = async () => members.evaluateAll((nodes) => nodes.map((node) => (node as HTMLElement).dataset.id));
   assert.deepEqual(await shownIds(), ['s55-0', 's55-1', 's55-2', 's55-3'], 'the representative and three more');
