@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import type { RunSummary } from '../pipeline/cli.js';
 
 const CLI = fileURLToPath(new URL('../pipeline/cli.js', import.meta.url));
 const SEEDS = fileURLToPath(new URL('../../seeds', import.meta.url));
@@ -75,21 +76,8 @@ test('every command\'s help lists --quiet, --json, --config, the config file and
   assert.match(main, /Config file: \.\/neardup\.config\.json/);
 });
 
-interface Summary {
-  command: string;
-  out: string;
-  articles: number;
-  rejected: number | null;
-  stories: number | null;
-  clusters: number | null;
-  clusteredArticles: number | null;
-  duplicatesRemoved: number | null;
-  verifiedPairs: number | null;
-  seconds: number;
-  reports: Record<string, string> | null;
-  nightly: { runId: string; merges: number; newArticles: number } | null;
-  stages: Array<{ stage: string; articles: number }>;
-}
+/** What --json prints (a type-only import: the CLI module is not loaded). */
+type Summary = RunSummary;
 
 test('run --json prints one summary object: the counts, the absolute report paths and every stage', async (t) => {
   const out = await scratch(t);
