@@ -4,7 +4,7 @@
  * (band key, article) per band, so memory is a few typed arrays of n entries whatever the corpus.
  */
 import invariant from 'tiny-invariant';
-import { combine32 } from './hash.js';
+import { combine32, mix32 } from './hash.js';
 import { EMPTY_SIGNATURE_VALUE, isEmptySignature } from './signature.js';
 import { doubled } from './typed-arrays.js';
 
@@ -126,9 +126,8 @@ const MATCH_PROGRESS_BATCH = 10_000;
  * bands (the default: 49 x 1), one shared band is one shared signature value, and across a large index
  * nearly every article shares one with somebody tonight; so an indexed article needs `minShared` shared
  * main bands with one of tonight's articles (a signature estimate of at least minShared / mainBands), or
- * one shared copy band (a near copy). Tonight's keys are sorted per band and each indexed key is looked up;
- * a bucket of tonight's articles larger than `maxBucketSize` counts only its first members. `onProgress` is
- * told of the indexed articles matched, a batch at a time.
+ * one shared copy band (a near copy). A bucket of tonight's articles larger than `maxBucketSize` counts only
+ * its first members. `onProgress` is told of the indexed articles matched, a batch at a time.
  */
 export function matchIndexed(
   tonight: Uint32Array,
@@ -143,37 +142,24 @@ export function matchIndexed(
   const n = lookFor.length;
   const m = indexed.length / bandCount;
   const matched = new Uint8Array(m);
-  // Per band, tonight's (key, article) packed into one double and sorted.
-  const sorted: Float64Array[] = [];
-  for (let band = 0; band < bandCount; band++) {
-    const packed = new Float64Array(n);
-    let count = 0;
-    for (let i = 0; i < n; i++) if (lookFor[i] === 1) packed[count++] = tonight[i * bandCount + band] * MAX_ARTICLES_PER_BATCH + i;
-    sorted.push(packed.subarray(0, count).sort());
-  }
+  const buckets = new TonightBuckets(tonight, lookFor, bandCount);
   const shared = new Uint8Array(n);
   const touched = new Uint32Array(n);
-  for (let j = 0; j < m && n > 0; j++) {
+  for (let j = 0; j < m && buckets.size > 0; j++) {
     let touchedCount = 0;
     let hit = false;
     for (let band = 0; band < bandCount && !hit; band++) {
-      const keys = sorted[band];
-      const key = indexed[j * bandCount + band];
-      const low = key * MAX_ARTICLES_PER_BATCH;
-      let lo = 0;
-      let hi = keys.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (keys[mid] < low) lo = mid + 1;
-        else hi = mid;
+      const slot = buckets.find(band, indexed[j * bandCount + band]);
+      if (slot < 0) continue;
+      if (band >= mainBands) {
+        hit = true;
+        break;
       }
-      const end = Math.min(keys.length, lo + maxBucketSize);
-      for (let p = lo; p < end && Math.floor(keys[p] / MAX_ARTICLES_PER_BATCH) === key; p++) {
-        if (band >= mainBands) {
-          hit = true;
-          break;
-        }
-        const i = keys[p] % MAX_ARTICLES_PER_BATCH;
+      const start = buckets.startOf(slot);
+      const end = Math.min(buckets.endOf(slot), start + maxBucketSize);
+      const base = band * buckets.size;
+      for (let p = start; p < end; p++) {
+        const i = buckets.members[base + p];
         if (shared[i] === 0) touched[touchedCount++] = i;
         if (++shared[i] >= minShared) {
           hit = true;
@@ -187,6 +173,83 @@ export function matchIndexed(
   }
   onProgress(m % MATCH_PROGRESS_BATCH);
   return matched;
+}
+
+/**
+ * Tonight's articles grouped by band key, per band: `members` lists them sorted by key, then by article, and
+ * an open-addressing table finds a key's run in one or two probes. Looking a million indexed articles' 55
+ * keys up in it is what a nightly run does; a binary search per key cost several times as much.
+ */
+class TonightBuckets {
+  /** Articles looked for: the length of each band's run in `members`. */
+  readonly size: number;
+  readonly members: Uint32Array;
+  private readonly slotKeys: Uint32Array;
+  /** Where the slot's key's run starts and ends in its band's part of `members`; start -1: an empty slot. */
+  private readonly slotStarts: Int32Array;
+  private readonly slotEnds: Int32Array;
+  private readonly mask: number;
+
+  constructor(tonight: Uint32Array, lookFor: Uint8Array, bandCount: number) {
+    const n = lookFor.length;
+    let size = 0;
+    for (let i = 0; i < n; i++) size += lookFor[i] === 1 ? 1 : 0;
+    this.size = size;
+    let capacity = 16;
+    while (capacity < 2 * size) capacity *= 2;
+    this.mask = capacity - 1;
+    this.members = new Uint32Array(bandCount * size);
+    this.slotKeys = new Uint32Array(bandCount * capacity);
+    this.slotStarts = new Int32Array(bandCount * capacity).fill(-1);
+    this.slotEnds = new Int32Array(bandCount * capacity);
+    // (key, article) packed into one double: one numeric sort orders by key, then article.
+    const packed = new Float64Array(size);
+    for (let band = 0; band < bandCount; band++) {
+      let count = 0;
+      for (let i = 0; i < n; i++) if (lookFor[i] === 1) packed[count++] = tonight[i * bandCount + band] * MAX_ARTICLES_PER_BATCH + i;
+      packed.sort();
+      let slot = -1;
+      let previous = -1;
+      for (let p = 0; p < size; p++) {
+        const key = Math.floor(packed[p] / MAX_ARTICLES_PER_BATCH);
+        this.members[band * size + p] = packed[p] % MAX_ARTICLES_PER_BATCH;
+        if (key === previous) continue;
+        if (slot >= 0) this.slotEnds[slot] = p;
+        slot = this.insert(band, key, p);
+        previous = key;
+      }
+      if (slot >= 0) this.slotEnds[slot] = size;
+    }
+  }
+
+  private insert(band: number, key: number, start: number): number {
+    const base = band * (this.mask + 1);
+    let slot = mix32(key) & this.mask;
+    while (this.slotStarts[base + slot] !== -1) slot = (slot + 1) & this.mask;
+    this.slotKeys[base + slot] = key;
+    this.slotStarts[base + slot] = start;
+    return base + slot;
+  }
+
+  /** The table slot of `key` in `band`, or -1 when no article looked for has it. */
+  find(band: number, key: number): number {
+    const base = band * (this.mask + 1);
+    let slot = mix32(key) & this.mask;
+    for (;;) {
+      if (this.slotStarts[base + slot] === -1) return -1;
+      if (this.slotKeys[base + slot] === key) return base + slot;
+      slot = (slot + 1) & this.mask;
+    }
+  }
+
+  /** The run of a slot that `find` gave, as positions in `members` (its band's part starts at band x size). */
+  startOf(slot: number): number {
+    return this.slotStarts[slot];
+  }
+
+  endOf(slot: number): number {
+    return this.slotEnds[slot];
+  }
 }
 
 /**
