@@ -201,8 +201,9 @@ async function runAgainst(index: ArticleIndex, inputs: string[], out: string, op
     signed = false;
   }
   if (!signed) {
-    // With guests, tonight's articles are weighed and signed again: IDF is over the whole batch.
-    stats.push(await shingleStage(out, options));
+    // With guests, tonight's articles are weighed and signed again: IDF is over the whole batch. Their
+    // features do not change: only the guests are shingled.
+    stats.push(await shingleStage(out, options, guests.length > 0 ? tonight : 0));
     stats.push(await signatureStage(out, options));
   }
   const pinned = Uint8Array.from(roles, (r) => (r === KNOWN || r === GUEST ? 1 : 0));

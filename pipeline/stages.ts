@@ -180,7 +180,13 @@ interface ShingleMeta {
 /** Articles per task sent to a worker: large enough to amortise messaging, small enough to balance load. */
 const BATCH_SIZE = 2000;
 
-export function shingleStage(out: string, options: Pick<PipelineOptions, 'shingles' | 'weighting' | 'workers' | 'strict'>): Promise<StageStats> {
+/**
+ * `keepFirst` (nightly runs, see nightly.ts): the first `keepFirst` articles of work/articles.jsonl are the
+ * ones work/shingles.bin already describes, shingled with the same options; their features are taken from
+ * there instead of shingled again. Features depend on the article alone, so the result is the same; the
+ * weights are computed over the whole batch as always.
+ */
+export function shingleStage(out: string, options: Pick<PipelineOptions, 'shingles' | 'weighting' | 'workers' | 'strict'>, keepFirst = 0): Promise<StageStats> {
   return timed(out, 'shingle', { ...options.shingles, weighting: options.weighting }, async () => {
     const builder = new FeatureSetsBuilder();
     const ids: string[] = [];
@@ -189,6 +195,20 @@ export function shingleStage(out: string, options: Pick<PipelineOptions, 'shingl
     let noiseLinesDropped = 0;
     // Articles with nothing to compare (only stopwords, punctuation, one-letter words): kept alone, and listed.
     const unusable: Rejection[] = [];
+    if (keepFirst > 0) {
+      const kept = await loadShingles(out);
+      invariant(kept.keys.ids.length === keepFirst && JSON.stringify(kept.options) === JSON.stringify(options.shingles), 'work/shingles.bin describes the articles kept');
+      const { offsets, values } = kept.sets;
+      for (let i = 0; i < keepFirst; i++) {
+        if (offsets[i + 1] === offsets[i]) withoutFeatures++;
+        builder.add(values.subarray(offsets[i], offsets[i + 1]));
+        ids.push(kept.keys.ids[i]);
+        published.push(kept.keys.publishedMs[i]);
+      }
+      unusable.push(...(JSON.parse(await readFile(workPath(out, 'unusable.json'), 'utf8')) as Rejection[]));
+      const keptStats = JSON.parse(await readFile(workPath(out, 'shingle.stats.json'), 'utf8')) as StageStats;
+      noiseLinesDropped += Number(keptStats.noiseLinesDropped);
+    }
     // Progress in bytes of work/articles.jsonl: its size is known before its articles are counted.
     const size = await stat(workPath(out, 'articles.jsonl')).then((file) => file.size, () => undefined);
     const shown = progress('shingle', 'bytes', size);
@@ -233,7 +253,12 @@ export function shingleStage(out: string, options: Pick<PipelineOptions, 'shingl
           collect(await next.task, next.readTo);
         }
       };
+      let skip = keepFirst;
       for await (const line of readWorkLines(out, read)) {
+        if (skip > 0) {
+          skip--;
+          continue;
+        }
         lines.push(line);
         if (lines.length === BATCH_SIZE) await submit();
       }
