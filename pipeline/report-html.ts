@@ -247,6 +247,7 @@ export function histogramSvg(histogram: SimilarityHistogram): string {
     if (n === 0) return;
     const h = scale(n);
     const from = b * histogram.binWidth;
+    // A bin that straddles the threshold is drawn as below it: the line marks the cut exactly.
     const verified = from + 1e-9 >= histogram.threshold;
     parts.push(
       `<rect x="${(left + b * barWidth).toFixed(1)}" y="${(top + plotHeight - h).toFixed(1)}" width="${Math.max(1, barWidth - 1).toFixed(1)}" height="${h.toFixed(1)}" class="${verified ? 'bar verified' : 'bar'}">` +
