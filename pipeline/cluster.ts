@@ -105,13 +105,7 @@ export function clusterArticles(
 /** Clusters already verified pairs (verification may have run in parallel, see stages.ts). */
 export function clusterVerified(keys: ArticleKeys, features: FeatureSets, pairs: VerifiedPairs, options: ClusterOptions): Clustering {
   const n = keys.ids.length;
-  const { offsets, values, weights } = features;
-  const exact = new Float64Array(SIMILARITY_SLOTS);
-  const similarityOf = (i: number, j: number) => {
-    rangeSimilarity(values, weights, offsets[i], offsets[i + 1], values, weights, offsets[j], offsets[j + 1], exact);
-    return pairScore(exact, options);
-  };
-  const root = linkGroups(keys, pairs, n, options, similarityOf);
+  const root = linkGroups(keys, pairs, n, options, pairScorer(features, options));
   return describeClusters(keys, pairs, root);
 }
 
@@ -124,6 +118,16 @@ export const HISTOGRAM_BINS = 100;
 export const REJECTED_BY_FACTS = HISTOGRAM_BINS;
 export const REJECTED_BY_SCREENS = HISTOGRAM_BINS + 1;
 export const HISTOGRAM_SLOTS = HISTOGRAM_BINS + 2;
+
+/** Scores any two articles as verification scores a candidate pair (pairScore over their exact similarity). */
+export function pairScorer(features: FeatureSets, options: Pick<ClusterOptions, 'measure' | 'factAgreement'>): (i: number, j: number) => number {
+  const { offsets, values, weights } = features;
+  const exact = new Float64Array(SIMILARITY_SLOTS);
+  return (i, j) => {
+    rangeSimilarity(values, weights, offsets[i], offsets[i + 1], values, weights, offsets[j], offsets[j + 1], exact);
+    return pairScore(exact, options);
+  };
+}
 
 /** How many standard errors of the MinHash estimate below the threshold a pair may be and still be checked. */
 const SCREEN_STANDARD_ERRORS = 4;

@@ -25,7 +25,7 @@ import { AtomicLineWriter, writeFileAtomic } from './atomic-write.js';
 import { bandKeysOf, matchIndexed } from './candidates.js';
 import { clusterIdFor, describeClusters } from './cluster.js';
 import { type PipelineOptions } from './options.js';
-import { progress } from './progress.js';
+import { progress, withProgress } from './progress.js';
 import { type Rejection, originOf } from './read-articles.js';
 import { type ArticleIndex, type IndexSettings, type NewEntry, SqliteArticleIndex, textHashOf } from './index-store.js';
 import { createEngine } from './signature.js';
@@ -252,16 +252,6 @@ async function runAgainst(index: ArticleIndex, inputs: string[], out: string, op
     searchUpdates: assigned.searchUpdates.length,
   };
   return { stats, summary };
-}
-
-/** Runs a synchronous step of the index with a progress bar, cleared however the step ends. */
-function withProgress<T>(stage: string, unit: string, total: number | undefined, step: (advance: (n: number) => void) => T): T {
-  const shown = progress(stage, unit, total);
-  try {
-    return step((n) => shown.advance(n));
-  } finally {
-    shown.done();
-  }
 }
 
 function entryFor(article: StoredArticle, clusterId: string, bandKeys: Uint32Array | undefined): NewEntry {

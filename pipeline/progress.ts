@@ -94,6 +94,16 @@ export function progress(stage: string, unit: string, total?: number, options: P
   return shown;
 }
 
+/** Runs a synchronous step with a progress bar, cleared however the step ends. */
+export function withProgress<T>(stage: string, unit: string, total: number | undefined, step: (advance: (n: number) => void) => T): T {
+  const shown = progress(stage, unit, total);
+  try {
+    return step((n) => shown.advance(n));
+  } finally {
+    shown.done();
+  }
+}
+
 interface LineState {
   stage: string;
   unit: string;

@@ -8,11 +8,10 @@
  * embedded is capped (REPORT_CAPS) and the page says when a cap was hit.
  */
 import { createHash } from 'node:crypto';
-import { type ClusterOptions, pairScore } from './cluster.js';
+import { type ClusterOptions, pairScorer } from './cluster.js';
 import type { FeatureSets } from './feature-sets.js';
 import { stopwordSet } from './shingle.js';
 import { type WordIndex, indexWords, sharedSpans } from './shared-passages.js';
-import { SIMILARITY_SLOTS, rangeSimilarity } from './similarity.js';
 import type { SimilarityHistogram, StoredArticle } from './stages.js';
 import { type MemberView, type ReportPage, type StoryRow, type StoryView, reportClient } from './report-client.js';
 
@@ -89,12 +88,8 @@ export function selectForReport(source: ReportSource, features: FeatureSets, cap
   }
   const wanted = new Uint8Array(source.ids.length);
   const similarities: number[][] = [];
-  const { offsets, values, weights } = features;
-  const exact = new Float64Array(SIMILARITY_SLOTS);
-  const similarity = (i: number, j: number) => {
-    rangeSimilarity(values, weights, offsets[i], offsets[i + 1], values, weights, offsets[j], offsets[j + 1], exact);
-    return Number(pairScore(exact, source.options).toFixed(4));
-  };
+  const score = pairScorer(features, source.options);
+  const similarity = (i: number, j: number) => Number(score(i, j).toFixed(4));
   let collected = 0;
   for (let at = 0; at < listed.length; at++) {
     const founder = founders[listed[at]];

@@ -35,7 +35,7 @@ import { type FeatureSets, FeatureSetsBuilder, selectFeatures } from './feature-
 import { isFact } from './facts.js';
 import { optimalBanding } from './lsh-params.js';
 import { type PipelineOptions } from './options.js';
-import { type Progress, progress } from './progress.js';
+import { type Progress, progress, withProgress } from './progress.js';
 import { type Rejection, originOf, readArticles } from './read-articles.js';
 import { InputError } from './errors.js';
 import { publishReports } from './publish.js';
@@ -70,6 +70,21 @@ export interface StoredArticle {
 }
 
 export const workPath = (out: string, file: string) => join(out, 'work', file);
+
+/** A JSON file of OUT/work that an earlier stage wrote. */
+async function readWorkJson<T>(out: string, file: string): Promise<T> {
+  return JSON.parse(await readFile(workPath(out, file), 'utf8')) as T;
+}
+
+/** A JSON file of OUT/work that only some runs write: undefined when it is not there (other errors throw). */
+async function readWorkJsonIfPresent<T>(out: string, file: string): Promise<T | undefined> {
+  try {
+    return await readWorkJson<T>(out, file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
 
 /**
  * Promise.all for stage files loaded side by side, but when several fail, the first in the list is the
@@ -205,8 +220,8 @@ export function shingleStage(out: string, options: Pick<PipelineOptions, 'shingl
         ids.push(kept.keys.ids[i]);
         published.push(kept.keys.publishedMs[i]);
       }
-      unusable.push(...(JSON.parse(await readFile(workPath(out, 'unusable.json'), 'utf8')) as Rejection[]));
-      const keptStats = JSON.parse(await readFile(workPath(out, 'shingle.stats.json'), 'utf8')) as StageStats;
+      unusable.push(...(await readWorkJson<Rejection[]>(out, 'unusable.json')));
+      const keptStats = await readWorkJson<StageStats>(out, 'shingle.stats.json');
       noiseLinesDropped += Number(keptStats.noiseLinesDropped);
     }
     // Progress in bytes of work/articles.jsonl: its size is known before its articles are counted.
@@ -398,13 +413,8 @@ export function candidatesStage(out: string, options: Pick<PipelineOptions, 'lsh
     const { signatures, copySignatures, meta: signatureMeta } = await loadSignatures(out);
     const sources = bandedSources(signatures, copySignatures, signatureMeta.k, signatureMeta.copyK, options);
     const [banding, copyBanding] = sources;
-    const shown = progress('candidates', 'bands', sources.reduce((sum, source) => sum + source.bands, 0));
-    let pairs: Uint32Array;
-    try {
-      pairs = findCandidatesIn(sources, maxBucketSize, () => shown.advance(1), pinned);
-    } finally {
-      shown.done();
-    }
+    const bands = sources.reduce((sum, source) => sum + source.bands, 0);
+    const pairs = withProgress('candidates', 'bands', bands, (advance) => findCandidatesIn(sources, maxBucketSize, () => advance(1), pinned));
     const meta: CandidateMeta = { lshThreshold, bands: banding.bands, rows: banding.rows, copyThreshold };
     await writeArtifact(workPath(out, 'candidates.bin'), 'candidates', meta, { pairs });
     const articles = signatureMeta.articles;
@@ -568,13 +578,7 @@ export async function loadClustering(out: string): Promise<LoadedClustering> {
   const [{ keys, sets, options: shingleOptions }, { meta, arrays }, nightly] = await allInOrder([
     loadShingles(out),
     readArtifact<ClusterMeta>(workPath(out, 'clusters.bin'), 'clusters', 'cluster'),
-    readFile(workPath(out, NIGHTLY_FILE), 'utf8').then(
-      (text) => JSON.parse(text) as NightlyReport,
-      (error: NodeJS.ErrnoException) => {
-        if (error.code === 'ENOENT') return undefined;
-        throw error;
-      },
-    ),
+    readWorkJsonIfPresent<NightlyReport>(out, NIGHTLY_FILE),
   ]);
   return {
     ...(nightly === undefined ? {} : { nightly }),
@@ -635,21 +639,19 @@ export function reportStage(out: string): Promise<StageStats> {
         shownProgress.done();
       }
       // The read stage's rejections in input order, then the articles the shingle stage found nothing in.
-      const rejected = async (file: string) => JSON.parse(await readFile(workPath(out, file), 'utf8')) as Rejection[];
+      const rejected = (file: string) => readWorkJson<Rejection[]>(out, file);
       const conflicts = clustering.nightly?.conflicts ?? [];
       await writeRejected(join(folder, 'rejected.csv'), [...(await rejected('rejected.json')), ...conflicts, ...(await rejected('unusable.json'))]);
       await writeNightlyReports(folder, clustering.nightly);
       const stages: Record<string, StageStats> = {};
       for (const file of (await readdir(join(out, 'work'))).sort()) {
         if (file.endsWith('.stats.json') && file !== 'report.stats.json') {
-          const stats = JSON.parse(await readFile(join(out, 'work', file), 'utf8')) as StageStats;
+          const stats = await readWorkJson<StageStats>(out, file);
           stages[stats.stage] = stats;
         }
       }
-      const histogram = await readFile(workPath(out, SIMILARITIES_FILE), 'utf8').then(
-        (text) => JSON.parse(text) as SimilarityHistogram,
-        () => undefined,
-      );
+      // Absent when the cluster stage ran with a build from before the histogram.
+      const histogram = await readWorkJsonIfPresent<SimilarityHistogram>(out, SIMILARITIES_FILE);
       const summary: ReportSummary = {
         articles: written.documents,
         rejected: Number(stages.read?.rejected ?? 0),
