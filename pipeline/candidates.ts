@@ -122,12 +122,24 @@ export function bandKeysOf(sources: BandedSignatures[]): { keys: Uint32Array; ba
 const MATCH_PROGRESS_BATCH = 10_000;
 
 /**
+ * What matchIndexed found: which indexed articles matched, and for each the looked-for articles of tonight
+ * that matched it (its partners), in CSR form: partners of indexed article j are
+ * partners[partnerStarts[j] .. partnerStarts[j + 1]), in ascending order.
+ */
+export interface IndexMatches {
+  matched: Uint8Array;
+  partnerStarts: Float64Array;
+  partners: Uint32Array;
+}
+
+/**
  * Which indexed articles are candidates of one of tonight's articles that `lookFor` marks. With one-row
  * bands (the default: 49 x 1), one shared band is one shared signature value, and across a large index
  * nearly every article shares one with somebody tonight; so an indexed article needs `minShared` shared
  * main bands with one of tonight's articles (a signature estimate of at least minShared / mainBands), or
- * one shared copy band (a near copy). A bucket of tonight's articles larger than `maxBucketSize` counts only
- * its first members. `onProgress` is told of the indexed articles matched, a batch at a time.
+ * one shared copy band (a near copy). Those of tonight's articles are its partners. A bucket of tonight's
+ * articles larger than `maxBucketSize` counts only its first members. `onProgress` is told of the indexed
+ * articles matched, a batch at a time.
  */
 export function matchIndexed(
   tonight: Uint32Array,
@@ -138,41 +150,53 @@ export function matchIndexed(
   minShared: number,
   maxBucketSize: number,
   onProgress: (indexedArticles: number) => void = () => {},
-): Uint8Array {
+): IndexMatches {
   const n = lookFor.length;
   const m = indexed.length / bandCount;
   const matched = new Uint8Array(m);
+  const partnerStarts = new Float64Array(m + 1);
+  let partners = new Uint32Array(1024);
+  let partnerCount = 0;
   const buckets = new TonightBuckets(tonight, lookFor, bandCount);
   const shared = new Uint8Array(n);
   const touched = new Uint32Array(n);
+  /** Stamp j + 1 on tonight's articles already listed as partners of indexed article j. */
+  const listed = new Uint32Array(n);
+  const addPartner = (j: number, i: number) => {
+    if (listed[i] === j + 1) return;
+    listed[i] = j + 1;
+    if (partnerCount === partners.length) partners = doubled(partners);
+    partners[partnerCount++] = i;
+  };
   for (let j = 0; j < m && buckets.size > 0; j++) {
     let touchedCount = 0;
-    let hit = false;
-    for (let band = 0; band < bandCount && !hit; band++) {
+    for (let band = 0; band < bandCount; band++) {
       const slot = buckets.find(band, indexed[j * bandCount + band]);
       if (slot < 0) continue;
-      if (band >= mainBands) {
-        hit = true;
-        break;
-      }
       const start = buckets.startOf(slot);
       const end = Math.min(buckets.endOf(slot), start + maxBucketSize);
       const base = band * buckets.size;
       for (let p = start; p < end; p++) {
         const i = buckets.members[base + p];
-        if (shared[i] === 0) touched[touchedCount++] = i;
-        if (++shared[i] >= minShared) {
-          hit = true;
-          break;
+        if (band >= mainBands) {
+          addPartner(j, i);
+          continue;
         }
+        if (shared[i] === 0) touched[touchedCount++] = i;
+        if (++shared[i] === minShared) addPartner(j, i);
       }
     }
-    if (hit) matched[j] = 1;
     for (let t = 0; t < touchedCount; t++) shared[touched[t]] = 0;
+    const from = partnerStarts[j];
+    if (partnerCount > from) {
+      matched[j] = 1;
+      partners.subarray(from, partnerCount).sort();
+    }
+    partnerStarts[j + 1] = partnerCount;
     if ((j + 1) % MATCH_PROGRESS_BATCH === 0) onProgress(MATCH_PROGRESS_BATCH);
   }
   onProgress(m % MATCH_PROGRESS_BATCH);
-  return matched;
+  return { matched, partnerStarts, partners: partners.slice(0, partnerCount) };
 }
 
 /**

@@ -23,7 +23,13 @@ import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { AtomicLineWriter, writeFileAtomic } from './atomic-write.js';
 import { bandKeysOf, matchIndexed } from './candidates.js';
-import { clusterIdFor, describeClusters } from './cluster.js';
+import { MIN_FACTS, clusterIdFor, describeClusters } from './cluster.js';
+import { FactScreen } from './fact-screen.js';
+import { isFact } from './facts.js';
+import { Shingler } from './shingle.js';
+import { articleFeatures } from './tasks.js';
+import { allocate } from './typed-arrays.js';
+import { type IdfBackground, addToBackground, backgroundCount, plainIdf, smoothedIdf } from './weights.js';
 import { type PipelineOptions } from './options.js';
 import { progress, withProgress } from './progress.js';
 import { type Rejection, originOf } from './read-articles.js';
@@ -39,6 +45,7 @@ import {
   candidatesStage,
   clusterStage,
   loadClustering,
+  loadShingles,
   loadSignatures,
   readStage,
   readStoredArticles,
@@ -74,6 +81,8 @@ export interface NightlySummary {
   conflicts: number;
   /** Indexed articles matched with tonight's (re-shingled and verified with them, not reported). */
   guests: number;
+  /** Indexed articles whose band keys matched tonight's but whose facts did not (fact-screen.ts): left alone. */
+  guestsScreenedOut: number;
   newClusters: number;
   merges: number;
   /** Articles in search-updates.ndjson. */
@@ -122,7 +131,8 @@ function bandCountOf(options: PipelineOptions): number {
 }
 
 export async function runNightly(inputs: string[], out: string, options: PipelineOptions, nightly: NightlyOptions): Promise<NightlyRun> {
-  const index = new SqliteArticleIndex(nightly.index, indexSettings(options), bandCountOf(options));
+  const shingler = new Shingler(options.shingles);
+  const index = new SqliteArticleIndex(nightly.index, indexSettings(options), bandCountOf(options), (title, text) => articleFeatures(shingler, title, text).features);
   try {
     return await runAgainst(index, inputs, out, options, nightly);
   } finally {
@@ -180,21 +190,41 @@ async function runAgainst(index: ArticleIndex, inputs: string[], out: string, op
   const tonight = roles.length;
   const sinceMs = nightly.keepDays === undefined || Number.isNaN(newestMs) ? NaN : newestMs - nightly.keepDays * DAY_MS;
 
+  // IDF is counted over every text indexed so far and tonight's new texts: not over the guests or the
+  // articles sent again, which the index has counted already.
+  const background = sharedCopy(index.featureCounts());
+  const counted = Uint8Array.from(roles, (r) => (r === NEW || r === REPLACED ? 1 : 0));
   // Guests: indexed articles that share a band with one of tonight's new articles.
-  const lookFor = Uint8Array.from(roles, (r) => (r === NEW || r === REPLACED ? 1 : 0));
-  let guests: string[] = [];
+  const lookFor = counted.slice();
+  const guests: string[] = [];
+  let screenedOut = 0;
   let signed = false;
-  if (lookFor.includes(1)) {
-    stats.push(await shingleStage(out, options));
+  const firstPass = lookFor.includes(1);
+  if (firstPass) {
+    stats.push(await shingleStage(out, options, 0, { counted, background }));
     stats.push(await signatureStage(out, options));
     signed = true;
     const tonightKeys = await bandKeysIn(out, options);
     for (let i = 0; i < tonight; i++) if (!tonightKeys.bandable[i]) lookFor[i] = 0;
     const matchable = withProgress('index load', 'articles', undefined, (advance) => index.matchable(sinceMs, advance));
-    const matched = withProgress('index match', 'articles', matchable.ids.length, (advance) =>
+    const found = withProgress('index match', 'articles', matchable.ids.length, (advance) =>
       matchIndexed(tonightKeys.keys, lookFor, matchable.bandKeys, tonightKeys.bandCount, tonightKeys.mainBands, MIN_SHARED_BANDS, options.maxBucketSize, advance),
     );
-    guests = matchable.ids.filter((id, j) => matched[j] === 1 && !tonightIds.has(id));
+    const { matched, partnerStarts, partners } = found;
+    // A guest whose facts disagree with those of every article that brought it back would fail the cluster
+    // stage's fact check with each: it stays in the index (fact-screen.ts).
+    let screen: FactScreen | undefined;
+    if (options.factAgreement > 0 && options.weighting !== 'none' && matched.includes(1)) {
+      const first = await loadShingles(out);
+      const idf = options.weighting === 'idf' ? plainIdf : smoothedIdf;
+      screen = new FactScreen(first.sets, tonight, MIN_FACTS, options.factAgreement, (fact) => idf(Math.max(1, backgroundCount(background, fact)), first.idfArticles));
+    }
+    for (let j = 0; j < matchable.ids.length; j++) {
+      if (matched[j] === 0 || tonightIds.has(matchable.ids[j])) continue;
+      const facts = matchable.facts.subarray(matchable.factStarts[j], matchable.factStarts[j + 1]);
+      if (screen === undefined || screen.passes(facts, partners.subarray(partnerStarts[j], partnerStarts[j + 1]))) guests.push(matchable.ids[j]);
+      else screenedOut++;
+    }
   }
   if (guests.length > 0) {
     await appendGuests(out, index, guests, roles, storedIds);
@@ -203,7 +233,9 @@ async function runAgainst(index: ArticleIndex, inputs: string[], out: string, op
   if (!signed) {
     // With guests, tonight's articles are weighed and signed again: IDF is over the whole batch. Their
     // features do not change: only the guests are shingled.
-    stats.push(await shingleStage(out, options, guests.length > 0 ? tonight : 0));
+    const withGuests = new Uint8Array(roles.length);
+    withGuests.set(counted);
+    stats.push(await shingleStage(out, options, firstPass ? tonight : 0, { counted: withGuests, background }));
     stats.push(await signatureStage(out, options));
   }
   const pinned = Uint8Array.from(roles, (r) => (r === KNOWN || r === GUEST ? 1 : 0));
@@ -226,18 +258,23 @@ async function runAgainst(index: ArticleIndex, inputs: string[], out: string, op
   const added: NewEntry[] = [];
   const replaced: NewEntry[] = [];
   const keys = await bandKeysIn(out, options);
+  const { sets } = await loadShingles(out);
   let i = 0;
   for await (const article of readStoredArticles(out)) {
     if (i >= tonight) break;
     if (roles[i] === NEW || roles[i] === REPLACED) {
-      (roles[i] === NEW ? added : replaced).push(entryFor(article, assigned.finalIds[i], keys.bandable[i] ? keys.keys.slice(i * keys.bandCount, (i + 1) * keys.bandCount) : undefined));
+      const bandKeys = keys.bandable[i] ? keys.keys.slice(i * keys.bandCount, (i + 1) * keys.bandCount) : undefined;
+      const facts = sets.values.subarray(sets.offsets[i], sets.offsets[i + 1]).filter(isFact);
+      (roles[i] === NEW ? added : replaced).push(entryFor(article, assigned.finalIds[i], bandKeys, facts));
     }
     i++;
   }
+  // Tonight's new texts join the index's feature counts.
+  const featureCounts = counted.includes(1) ? addToBackground(background, sets, counted) : undefined;
   const retiring = !Number.isNaN(sinceMs);
   if (added.length + replaced.length + assigned.merges.length > 0 || retiring) {
     withProgress('index commit', 'articles', added.length + replaced.length, (advance) =>
-      index.apply({ runId, added, replaced, newClusters: assigned.newClusters, merges: assigned.merges, retireBeforeMs: sinceMs }, advance),
+      index.apply({ runId, added, replaced, newClusters: assigned.newClusters, merges: assigned.merges, retireBeforeMs: sinceMs, featureCounts }, advance),
     );
   }
   const summary: NightlySummary = {
@@ -247,6 +284,7 @@ async function runAgainst(index: ArticleIndex, inputs: string[], out: string, op
     replacedArticles: replaced.length,
     conflicts: conflicts.length,
     guests: guests.length,
+    guestsScreenedOut: screenedOut,
     newClusters: assigned.newClusters.length,
     merges: assigned.merges.length,
     searchUpdates: assigned.searchUpdates.length,
@@ -254,7 +292,7 @@ async function runAgainst(index: ArticleIndex, inputs: string[], out: string, op
   return { stats, summary };
 }
 
-function entryFor(article: StoredArticle, clusterId: string, bandKeys: Uint32Array | undefined): NewEntry {
+function entryFor(article: StoredArticle, clusterId: string, bandKeys: Uint32Array | undefined, facts: Uint32Array): NewEntry {
   return {
     id: article.id,
     title: article.title,
@@ -264,8 +302,18 @@ function entryFor(article: StoredArticle, clusterId: string, bandKeys: Uint32Arr
     publishedMs: article.published_at === undefined ? NaN : Date.parse(article.published_at),
     textHash: textHashOf(article.title, article.text),
     bandKeys,
+    facts,
     clusterId,
   };
+}
+
+/** The feature counts in shared memory: the workers that weigh features read them without a copy each. */
+function sharedCopy(counts: IdfBackground): IdfBackground {
+  const features = allocate(Uint32Array, counts.features.length, true);
+  const values = allocate(Uint32Array, counts.counts.length, true);
+  features.set(counts.features);
+  values.set(counts.counts);
+  return { articles: counts.articles, features, counts: values };
 }
 
 /** Tonight's band keys, and how many of each article's keys are the main signatures' (the rest: copy bands). */

@@ -46,7 +46,7 @@ import { type EngineName, createEngine } from './signature.js';
 import { TOTAL_SLOTS, articleTotals } from './similarity.js';
 import { allocate } from './typed-arrays.js';
 import { type ShingleResult, type SignResult, type VerifyResult } from './tasks.js';
-import { type Weighting, signatureWeightFloor, signatureWeights } from './weights.js';
+import { type IdfPopulation, type Weighting, idfArticles, signatureWeightFloor, signatureWeights } from './weights.js';
 import { WorkerPool } from './worker-pool.js';
 
 export interface StageStats {
@@ -190,6 +190,8 @@ interface ShingleMeta {
   options: ShingleOptions;
   weighting: Weighting;
   ids: string[];
+  /** How many articles IDF was counted over, when not the batch's (a nightly run's: see IdfPopulation). */
+  idfArticles?: number;
 }
 
 /** Articles per task sent to a worker: large enough to amortise messaging, small enough to balance load. */
@@ -201,7 +203,12 @@ const BATCH_SIZE = 2000;
  * there instead of shingled again. Features depend on the article alone, so the result is the same; the
  * weights are computed over the whole batch as always.
  */
-export function shingleStage(out: string, options: Pick<PipelineOptions, 'shingles' | 'weighting' | 'workers' | 'strict'>, keepFirst = 0): Promise<StageStats> {
+export function shingleStage(
+  out: string,
+  options: Pick<PipelineOptions, 'shingles' | 'weighting' | 'workers' | 'strict'>,
+  keepFirst = 0,
+  population?: IdfPopulation,
+): Promise<StageStats> {
   return timed(out, 'shingle', { ...options.shingles, weighting: options.weighting }, async () => {
     const builder = new FeatureSetsBuilder();
     const ids: string[] = [];
@@ -285,14 +292,14 @@ export function shingleStage(out: string, options: Pick<PipelineOptions, 'shingl
       const unweighted = builder.buildUnweighted(true);
       const weights = allocate(Float32Array, unweighted.values.length, true);
       const parts = Math.max(1, options.workers);
-      await Promise.all(Array.from({ length: parts }, (_, part) => pool.run({ task: 'weigh', sets: unweighted, weighting: options.weighting, weights, part, parts })));
+      await Promise.all(Array.from({ length: parts }, (_, part) => pool.run({ task: 'weigh', sets: unweighted, weighting: options.weighting, weights, part, parts, population })));
       sets = { ...unweighted, weights };
     } finally {
       shown.done();
       await pool.close();
     }
     await writeFileAtomic(workPath(out, 'unusable.json'), JSON.stringify(unusable));
-    const meta: ShingleMeta = { options: options.shingles, weighting: options.weighting, ids };
+    const meta: ShingleMeta = { options: options.shingles, weighting: options.weighting, ids, ...(population === undefined ? {} : { idfArticles: idfArticles(ids.length, population) }) };
     await writeArtifact(workPath(out, 'shingles.bin'), 'shingles', meta, {
       offsets: sets.offsets,
       values: sets.values,
@@ -309,13 +316,17 @@ export function shingleStage(out: string, options: Pick<PipelineOptions, 'shingl
   });
 }
 
-export async function loadShingles(out: string, shared = false): Promise<{ keys: ArticleKeys; sets: FeatureSets; options: ShingleOptions; weighting: Weighting }> {
+export async function loadShingles(
+  out: string,
+  shared = false,
+): Promise<{ keys: ArticleKeys; sets: FeatureSets; options: ShingleOptions; weighting: Weighting; idfArticles: number }> {
   const { meta, arrays } = await readArtifact<ShingleMeta>(workPath(out, 'shingles.bin'), 'shingles', 'shingle', shared);
   return {
     keys: { ids: meta.ids, publishedMs: arrays.publishedMs as Float64Array },
     sets: { offsets: arrays.offsets as Float64Array, values: arrays.values as Uint32Array, weights: arrays.weights as Float32Array },
     options: meta.options,
     weighting: meta.weighting,
+    idfArticles: meta.idfArticles ?? meta.ids.length,
   };
 }
 
@@ -330,14 +341,14 @@ interface SignatureMeta {
 export function signatureStage(out: string, options: Pick<PipelineOptions, 'engine' | 'k' | 'seed' | 'workers' | 'signatureMaxDf'>): Promise<StageStats> {
   return timed(out, 'sign', { engine: options.engine, k: options.k, seed: options.seed, signatureMaxDf: options.signatureMaxDf }, async () => {
     // Shared memory: each task reads its range of articles without a copy.
-    const { sets, weighting } = await loadShingles(out, true);
+    const { sets, weighting, idfArticles: population } = await loadShingles(out, true);
     const n = sets.offsets.length - 1;
-    const weightFloor = signatureWeightFloor(options.signatureMaxDf, weighting, n);
+    const weightFloor = signatureWeightFloor(options.signatureMaxDf, weighting, population);
     // Without a floor (no IDF to read frequencies off) the capped weights are computed here, once.
     let cappedWeights: Float32Array | undefined;
     if (weightFloor === undefined) {
       cappedWeights = allocate(Float32Array, sets.values.length, true);
-      cappedWeights.set(signatureWeights(sets, options.signatureMaxDf, weighting));
+      cappedWeights.set(signatureWeights(sets, options.signatureMaxDf, weighting, population));
     }
     const { k } = createEngine(options.engine, options.k, options.seed);
     const signatures = new Uint32Array(n * k);

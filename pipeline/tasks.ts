@@ -8,7 +8,7 @@ import { isFact } from './facts.js';
 import { cleanArticle } from './normalize.js';
 import { type ShingleOptions, Shingler } from './shingle.js';
 import { type EngineName, type SignatureEngine, createEngine } from './signature.js';
-import { WeightedReplicator, type Weighting, signatureWeight, weighPart } from './weights.js';
+import { type IdfPopulation, WeightedReplicator, type Weighting, signatureWeight, weighPart } from './weights.js';
 
 export interface ShingleTask {
   task: 'shingle';
@@ -84,6 +84,8 @@ export interface WeighTask {
   weights: Float32Array;
   part: number;
   parts: number;
+  /** Who IDF is counted over, when not simply the batch (weights.ts, IdfPopulation). */
+  population?: IdfPopulation;
 }
 
 export interface WeighResult {
@@ -105,7 +107,7 @@ export function runTask(request: TaskRequest): TaskResult {
       return { task: 'verify', pairs, histogram };
     }
     case 'weigh':
-      weighPart(request.sets, request.weighting, request.weights, request.part, request.parts);
+      weighPart(request.sets, request.weighting, request.weights, request.part, request.parts, request.population);
       return { task: 'weigh' };
   }
 }
@@ -147,9 +149,8 @@ function shingleBatch({ options, lines }: ShingleTask): ShingleResult {
   const unusable: ShingleResult['unusable'] = [];
   lines.forEach((line, i) => {
     const article = JSON.parse(line) as StoredLine;
-    const cleaned = cleanArticle(article.title, article.text);
-    noiseLinesDropped += cleaned.droppedLines;
-    const features = shingler!.value.shingle(cleaned.title === '' ? cleaned.body : `${cleaned.title}\n${cleaned.body}`, `${article.title}\n${article.text}`);
+    const { features, droppedLines } = articleFeatures(shingler!.value, article.title, article.text);
+    noiseLinesDropped += droppedLines;
     ids.push(article.id);
     // Facts alone never make a match: the wording is what is compared first.
     if (!features.some((feature) => !isFact(feature))) unusable.push({ index: i, origin: article.origin });
@@ -165,6 +166,13 @@ function shingleBatch({ options, lines }: ShingleTask): ShingleResult {
     at += part.length;
   }
   return { task: 'shingle', ids, publishedMs, counts, values, noiseLinesDropped, unusable };
+}
+
+/** An article's features: its cleaned title and body shingled, with the facts of its raw title and text. */
+export function articleFeatures(shingler: Shingler, title: string, text: string): { features: Uint32Array; droppedLines: number } {
+  const cleaned = cleanArticle(title, text);
+  const features = shingler.shingle(cleaned.title === '' ? cleaned.body : `${cleaned.title}\n${cleaned.body}`, `${title}\n${text}`);
+  return { features, droppedLines: cleaned.droppedLines };
 }
 
 function signBatch({ engine: name, k, seed, features, from, to, weightFloor, cappedWeights, copyK }: SignTask): SignResult {

@@ -57,6 +57,26 @@ export class DocumentFrequencies {
     this.table[at + 1]++;
   }
 
+  /** Makes `key` a feature of the table (count 0 if it was not one), so that it gets a weight. */
+  include(key: number): void {
+    invariant(!this.weighed, 'document frequencies are gone once weighed');
+    if (key === 0) return;
+    if (this.used > MAX_LOAD * this.mask) this.grow();
+    const at = this.slotOf(key);
+    if (this.table[at] === 0) {
+      this.table[at] = key;
+      this.used++;
+    }
+  }
+
+  /** Adds the background's count of every feature of the table (and of feature 0). */
+  addBackground(background: IdfBackground): void {
+    invariant(!this.weighed, 'document frequencies are gone once weighed');
+    const { table } = this;
+    for (let at = 0; at < table.length; at += 2) if (table[at] !== 0) table[at + 1] += backgroundCount(background, table[at]);
+    this.zeroCount += backgroundCount(background, 0);
+  }
+
   count(key: number): number {
     invariant(!this.weighed, 'document frequencies are gone once weighed');
     if (key === 0) return this.zeroCount;
@@ -80,8 +100,8 @@ export class DocumentFrequencies {
     const { table } = this;
     const asWeights = new Float32Array(table.buffer, table.byteOffset, table.length);
     for (let at = 0; at < table.length; at += 2) {
-      const count = table[at + 1];
-      if (count > 0) asWeights[at + 1] = weigh(count);
+      // An included feature no article counted (see `include`) weighs as a feature of one article.
+      if (table[at] !== 0) asWeights[at + 1] = weigh(Math.max(1, table[at + 1]));
     }
     this.weighed = true;
     const zeroWeight = this.zeroCount > 0 ? weigh(this.zeroCount) : 0;
@@ -90,6 +110,20 @@ export class DocumentFrequencies {
       if (partOf(key, parts) === part) weights[p] = key === 0 ? zeroWeight : asWeights[this.slotOf(key) + 1];
     }
     return weights;
+  }
+
+  /** Every counted feature and its count, features ascending. */
+  entries(): { features: Uint32Array; counts: Uint32Array } {
+    invariant(!this.weighed, 'document frequencies are gone once weighed');
+    const { table } = this;
+    const distinct = this.used + (this.zeroCount > 0 ? 1 : 0);
+    const features = new Uint32Array(distinct);
+    let at = this.zeroCount > 0 ? 1 : 0;
+    for (let slot = 0; slot < table.length; slot += 2) if (table[slot] !== 0) features[at++] = table[slot];
+    features.sort();
+    const counts = new Uint32Array(distinct);
+    for (let i = 0; i < distinct; i++) counts[i] = features[i] === 0 ? this.zeroCount : table[this.slotOf(features[i]) + 1];
+    return { features, counts };
   }
 
   /** Index in `table` of key's pair, or of the empty pair where it would go. */
@@ -143,22 +177,123 @@ export function featureWeights(sets: Omit<FeatureSets, 'weights'>, weighting: We
 }
 
 /**
+ * Document frequencies counted before the batch: a nightly index's (see nightly.ts). `features` ascending,
+ * `counts[i]` the number of articles that have features[i], out of `articles`.
+ */
+export interface IdfBackground {
+  articles: number;
+  features: Uint32Array;
+  counts: Uint32Array;
+}
+
+export const EMPTY_BACKGROUND: IdfBackground = { articles: 0, features: new Uint32Array(0), counts: new Uint32Array(0) };
+
+/** The background's count of `feature` (0 if it has none), by binary search. */
+export function backgroundCount(background: IdfBackground, feature: number): number {
+  const { features } = background;
+  let lo = 0;
+  let hi = features.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const value = features[mid];
+    if (value === feature) return background.counts[mid];
+    if (value < feature) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return 0;
+}
+
+/**
+ * Who IDF is counted over, when not simply the batch: the batch's articles that `counted` marks, plus the
+ * background's. A nightly run counts tonight's new articles over the index's frequencies, and leaves out the
+ * indexed articles it brought back, which the index has counted already.
+ */
+export interface IdfPopulation {
+  counted: Uint8Array;
+  background: IdfBackground;
+}
+
+/** How many articles IDF is counted over: the batch's `articles`, or the population's. */
+export function idfArticles(articles: number, population: IdfPopulation | undefined): number {
+  if (population === undefined) return articles;
+  let counted = 0;
+  for (let i = 0; i < articles; i++) counted += population.counted[i];
+  return counted + population.background.articles;
+}
+
+/**
  * Writes into `weights` the weights of the features in part `part` of `parts`, a split of the feature hash
  * space: workers weigh the parts side by side, each counting the document frequencies of its own features
  * only, in a table a `parts`-th the size. Every feature's weight comes out the same whatever `parts`.
+ * With a `population`, frequencies are counted over it instead of the batch (see IdfPopulation).
  */
-export function weighPart(sets: Omit<FeatureSets, 'weights'>, weighting: Weighting, weights: Float32Array<ArrayBufferLike>, part: number, parts: number): void {
+export function weighPart(
+  sets: Omit<FeatureSets, 'weights'>,
+  weighting: Weighting,
+  weights: Float32Array<ArrayBufferLike>,
+  part: number,
+  parts: number,
+  population?: IdfPopulation,
+): void {
   invariant(weights.length === sets.values.length, 'one weight per feature');
-  const { values } = sets;
+  const { values, offsets } = sets;
   if (weighting === 'none') {
     for (let p = 0; p < values.length; p++) if (partOf(values[p], parts) === part) weights[p] = 1;
     return;
   }
   const frequencies = new DocumentFrequencies();
-  for (let p = 0; p < values.length; p++) if (partOf(values[p], parts) === part) frequencies.add(values[p]);
-  const n = sets.offsets.length - 1;
+  const articles = offsets.length - 1;
+  if (population === undefined) {
+    for (let p = 0; p < values.length; p++) if (partOf(values[p], parts) === part) frequencies.add(values[p]);
+  } else {
+    invariant(population.counted.length >= articles, 'a counted flag per article');
+    for (let i = 0; i < articles; i++) {
+      const counted = population.counted[i] === 1;
+      for (let p = offsets[i]; p < offsets[i + 1]; p++) {
+        if (partOf(values[p], parts) !== part) continue;
+        if (counted) frequencies.add(values[p]);
+        else frequencies.include(values[p]);
+      }
+    }
+    frequencies.addBackground(population.background);
+  }
+  const n = idfArticles(articles, population);
   const idf = weighting === 'idf' ? plainIdf : smoothedIdf;
   frequencies.weigh(sets, (df) => idf(df, n), weights, part, parts);
+}
+
+/**
+ * The background after `sets`' articles that `counted` marks are added to it: the frequencies a nightly
+ * index keeps (nightly.ts).
+ */
+export function addToBackground(background: IdfBackground, sets: Omit<FeatureSets, 'weights'>, counted: Uint8Array): IdfBackground {
+  const frequencies = new DocumentFrequencies();
+  let articles = 0;
+  for (let i = 0; i + 1 < sets.offsets.length; i++) {
+    if (counted[i] !== 1) continue;
+    articles++;
+    for (let p = sets.offsets[i]; p < sets.offsets[i + 1]; p++) frequencies.add(sets.values[p]);
+  }
+  const fresh = frequencies.entries();
+  const { features, counts } = background;
+  const merged = new Uint32Array(features.length + fresh.features.length);
+  const mergedCounts = new Uint32Array(merged.length);
+  let a = 0;
+  let b = 0;
+  let at = 0;
+  while (a < features.length || b < fresh.features.length) {
+    if (b === fresh.features.length || (a < features.length && features[a] < fresh.features[b])) {
+      merged[at] = features[a];
+      mergedCounts[at++] = counts[a++];
+    } else if (a === features.length || fresh.features[b] < features[a]) {
+      merged[at] = fresh.features[b];
+      mergedCounts[at++] = fresh.counts[b++];
+    } else {
+      merged[at] = features[a];
+      mergedCounts[at++] = counts[a++] + fresh.counts[b++];
+    }
+  }
+  return { articles: background.articles + articles, features: merged.slice(0, at), counts: mergedCounts.slice(0, at) };
 }
 
 /**
@@ -188,9 +323,9 @@ export const WEIGHT_QUANTUM = 0.5;
  * grows, so a feature found in more than maxDf articles is one that weighs less than a feature found in
  * maxDf, and the frequencies need not be counted again (with 'none' they are).
  */
-export function signatureWeights(sets: FeatureSets, maxDf: number, weighting: Weighting): Float32Array {
+export function signatureWeights(sets: FeatureSets, maxDf: number, weighting: Weighting, articles = sets.offsets.length - 1): Float32Array {
   const weights = sets.weights.slice();
-  const floor = signatureWeightFloor(maxDf, weighting, sets.offsets.length - 1);
+  const floor = signatureWeightFloor(maxDf, weighting, articles);
   if (floor !== undefined) {
     for (let p = 0; p < weights.length; p++) weights[p] = signatureWeight(sets.values[p], sets.weights[p], floor);
     return weights;

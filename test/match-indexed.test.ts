@@ -8,21 +8,27 @@ import { matchIndexed } from '../pipeline/candidates.js';
  * band with it, or shares `minShared` main bands with it; in each band only the first `maxBucketSize` looked-for
  * articles (in article order) with j's key count.
  */
-function reference(tonight: Uint32Array, lookFor: Uint8Array, indexed: Uint32Array, bandCount: number, mainBands: number, minShared: number, maxBucketSize: number): Uint8Array {
+function reference(tonight: Uint32Array, lookFor: Uint8Array, indexed: Uint32Array, bandCount: number, mainBands: number, minShared: number, maxBucketSize: number) {
   const n = lookFor.length;
   const m = indexed.length / bandCount;
   const matched = new Uint8Array(m);
+  const partners: number[][] = [];
   for (let j = 0; j < m; j++) {
     const shared = new Uint32Array(n);
+    const mine = new Set<number>();
     for (let band = 0; band < bandCount; band++) {
       const bucket: number[] = [];
       for (let i = 0; i < n; i++) if (lookFor[i] === 1 && tonight[i * bandCount + band] === indexed[j * bandCount + band]) bucket.push(i);
-      if (band >= mainBands && bucket.length > 0) matched[j] = 1;
-      if (band < mainBands) for (const i of bucket.slice(0, maxBucketSize)) shared[i]++;
+      for (const i of bucket.slice(0, maxBucketSize)) {
+        if (band >= mainBands) mine.add(i);
+        else shared[i]++;
+      }
     }
-    if (shared.some((count) => count >= minShared)) matched[j] = 1;
+    shared.forEach((count, i) => count >= minShared && mine.add(i));
+    if (mine.size > 0) matched[j] = 1;
+    partners.push([...mine].sort((a, b) => a - b));
   }
-  return matched;
+  return { matched, partners };
 }
 
 function random(seed: number): () => number {
@@ -30,7 +36,7 @@ function random(seed: number): () => number {
   return () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0), state);
 }
 
-test('matchIndexed follows its rule: shared main bands counted per article, any copy band, bucket caps', () => {
+test('matchIndexed follows its rule: shared main bands counted per article, any copy band, bucket caps; each match lists its partners', () => {
   for (let round = 0; round < 40; round++) {
     const next = random(round + 1);
     const bandCount = 6 + (next() % 6);
@@ -48,12 +54,18 @@ test('matchIndexed follows its rule: shared main bands counted per article, any 
     const maxBucketSize = 1 + (next() % 5);
     let reported = 0;
     const got = matchIndexed(tonight, lookFor, indexed, bandCount, mainBands, minShared, maxBucketSize, (count) => (reported += count));
-    assert.deepEqual(got, reference(tonight, lookFor, indexed, bandCount, mainBands, minShared, maxBucketSize), `round ${round}`);
+    const expected = reference(tonight, lookFor, indexed, bandCount, mainBands, minShared, maxBucketSize);
+    assert.deepEqual(got.matched, expected.matched, `round ${round}`);
+    const partners = Array.from({ length: m }, (_, j) => [...got.partners.subarray(got.partnerStarts[j], got.partnerStarts[j + 1])]);
+    assert.deepEqual(partners, expected.partners, `round ${round}: partners`);
     assert.equal(reported, m, 'progress covers every indexed article');
   }
 });
 
 test('matchIndexed: nothing looked for matches nothing', () => {
   const tonight = Uint32Array.from([1, 2, 3, 4]);
-  assert.deepEqual(matchIndexed(tonight, new Uint8Array(2), Uint32Array.from([1, 2]), 2, 2, 1, 10), new Uint8Array(1));
+  const none = matchIndexed(tonight, new Uint8Array(2), Uint32Array.from([1, 2]), 2, 2, 1, 10);
+  assert.deepEqual(none.matched, new Uint8Array(1));
+  assert.deepEqual([...none.partnerStarts], [0, 0]);
+  assert.equal(none.partners.length, 0);
 });

@@ -16,6 +16,7 @@ import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
 import { parse } from 'csv-parse/sync';
 import { randomStream } from '../pipeline/hash.js';
+import { loadShingles } from '../pipeline/stages.js';
 
 const CLI = fileURLToPath(new URL('../pipeline/cli.js', import.meta.url));
 const SEEDS = fileURLToPath(new URL('../../seeds', import.meta.url));
@@ -57,7 +58,9 @@ function dump(path: string): string {
   const db = new Database(path, { readonly: true });
   try {
     const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((t) => t.name);
-    return tables.map((t) => `${t}\n${JSON.stringify(db.prepare(`SELECT * FROM ${t} ORDER BY 1, 2`).raw().all())}`).join('\n');
+    // Columns by name: a migrated table has its added columns last.
+    const columns = (t: string) => (db.prepare(`PRAGMA table_info(${t})`).all() as { name: string }[]).map((c) => c.name).sort();
+    return tables.map((t) => `${t}\n${JSON.stringify(db.prepare(`SELECT ${columns(t).join(', ')} FROM ${t} ORDER BY 1, 2`).raw().all())}`).join('\n');
   } finally {
     db.close();
   }
@@ -186,9 +189,51 @@ test('an index of another schema version or other signature options is refused w
   db.close();
   const newer = neardup('run', input, '--out', out, '--index', index);
   assert.equal(newer.status, 3);
-  assert.match(newer.stderr, /schema version 99 is newer than this neardup reads \(1\): upgrade neardup/);
+  assert.match(newer.stderr, /schema version 99 is newer than this neardup reads \(2\): upgrade neardup/);
   assert.doesNotMatch(newer.stderr, /at .*\.js/, 'a message, not a stack trace');
   assert.equal(neardup('run', input, '--update').status, 2, '--update without --index is a usage error');
+});
+
+/** Each article's features and their weights, from a run's work/shingles.bin. */
+async function weightsOf(out: string): Promise<Map<string, string>> {
+  const { keys, sets } = await loadShingles(out);
+  return new Map(keys.ids.map((id, i) => [id, Array.from(sets.values.subarray(sets.offsets[i], sets.offsets[i + 1]), (f, q) => `${f}:${sets.weights[sets.offsets[i] + q]}`).join(' ')]));
+}
+
+test('a night weighs features as one batch of everything indexed and its new articles would, guests included', async () => {
+  const index = join(scratch, 'idf.sqlite');
+  const out = join(scratch, 'idf-out');
+  const first = [{ id: 'a0', text: seed('000') }, { id: 'x3', text: seed('003') }];
+  const second = [{ id: 'a1', text: seed('001') }, { id: 'x4', text: seed('004') }];
+  runNight(await night(first), out, index);
+  runNight(await night(second), out, index);
+  const nightly = await weightsOf(out);
+  assert.ok(nightly.has('a0'), 'the first night story came back as a guest');
+  const single = join(scratch, 'idf-single');
+  assert.equal(neardup('run', await night([...first, ...second]), '--out', single).status, 0);
+  const batch = await weightsOf(single);
+  for (const [id, weighted] of nightly) assert.equal(weighted, batch.get(id), `${id}: same features, same weights`);
+  // The indexed articles do not count twice: a0 and x3 are in the index's counts and (a0) among the guests.
+  const db = new Database(index, { readonly: true });
+  assert.deepEqual(db.prepare('SELECT articles FROM feature_counts').get(), { articles: 4 });
+  db.close();
+});
+
+test('an index of schema version 1 is migrated: facts and feature counts from its stored texts', async () => {
+  const index = join(scratch, 'migrate.sqlite');
+  const out = join(scratch, 'migrate-out');
+  runNight(await night([{ id: 'a0', text: seed('000') }, { id: 'x3', text: seed('003') }]), out, index);
+  runNight(await night([{ id: 'x4', text: seed('004') }]), out, index);
+  const old = join(scratch, 'migrate-v1.sqlite');
+  await writeFile(old, readFileSync(index));
+  const db = new Database(old);
+  db.exec("ALTER TABLE articles DROP COLUMN facts; DROP TABLE feature_counts; UPDATE meta SET value = '1' WHERE key = 'schema_version'");
+  db.close();
+  const tonight = await night([{ id: 'a1', text: seed('001') }]);
+  runNight(tonight, join(scratch, 'migrate-out-v2'), index);
+  runNight(tonight, join(scratch, 'migrate-out-v1'), old);
+  assert.equal(dump(old), dump(index), 'the migrated index ends the night as the one built with facts and counts');
+  assert.equal(readFileSync(join(scratch, 'migrate-out-v1', 'documents.csv'), 'utf8'), readFileSync(join(scratch, 'migrate-out-v2', 'documents.csv'), 'utf8'));
 });
 
 /** `count` articles made of the seeds' sentences: enough work for a nightly run to last a second or so. */

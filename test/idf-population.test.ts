@@ -1,0 +1,109 @@
+/**
+ * Nightly IDF (weights.ts, IdfPopulation) and the guests' fact screen (fact-screen.ts): a nightly run must
+ * weigh features as one batch of everything indexed plus tonight's new articles would, and the screen must
+ * keep every guest that the cluster stage's fact check could keep.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { FactScreen } from '../pipeline/fact-screen.js';
+import { FeatureSetsBuilder } from '../pipeline/feature-sets.js';
+import { isFact } from '../pipeline/facts.js';
+import { EMPTY_BACKGROUND, type IdfBackground, type Weighting, addToBackground, backgroundCount, plainIdf, weighPart } from '../pipeline/weights.js';
+
+function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0), state);
+}
+
+/** `n` random sorted distinct sets over a small alphabet of odd (fact) and even (wording) hashes near 2^32. */
+function randomSets(next: () => number, n: number, alphabet: number): Uint32Array[] {
+  return Array.from({ length: n }, () => {
+    const set = new Set<number>();
+    for (let k = 1 + (next() % 12); k > 0; k--) set.add(((next() % alphabet) * 0x0fffffff + (next() % 2)) >>> 0);
+    return Uint32Array.from(set).sort();
+  });
+}
+
+function build(sets: Uint32Array[]) {
+  const builder = new FeatureSetsBuilder();
+  for (const s of sets) builder.add(s);
+  return builder.buildUnweighted();
+}
+
+test('addToBackground counts each feature once per counted article, merged with what was counted before', () => {
+  for (let round = 0; round < 30; round++) {
+    const next = random(round + 1);
+    const before = randomSets(next, 1 + (next() % 20), 2 + (next() % 30));
+    const tonight = randomSets(next, 1 + (next() % 20), 2 + (next() % 30));
+    const counted = Uint8Array.from(tonight, () => (next() % 3 === 0 ? 0 : 1));
+    const background = addToBackground(EMPTY_BACKGROUND, build(before), new Uint8Array(before.length).fill(1));
+    const after = addToBackground(background, build(tonight), counted);
+    const expected = new Map<number, number>();
+    [...before, ...tonight.filter((_, i) => counted[i] === 1)].forEach((set) => set.forEach((f) => expected.set(f, (expected.get(f) ?? 0) + 1)));
+    const keys = [...expected.keys()].sort((a, b) => a - b);
+    assert.deepEqual([...after.features], keys, `round ${round}: features ascending, each once`);
+    assert.deepEqual([...after.counts], keys.map((k) => expected.get(k)), `round ${round}: counts`);
+    assert.equal(after.articles, before.length + counted.reduce((a, b) => a + b, 0));
+    for (const k of keys) assert.equal(backgroundCount(after, k), expected.get(k));
+    assert.equal(backgroundCount(after, 12345678), expected.get(12345678) ?? 0);
+  }
+});
+
+test('weights over indexed frequencies + tonight equal the weights of one batch of both; guests do not count twice', () => {
+  for (const weighting of ['idf', 'smooth-idf'] as Weighting[]) {
+    for (let round = 0; round < 20; round++) {
+      const next = random(100 + round);
+      const indexed = randomSets(next, 2 + (next() % 30), 2 + (next() % 40));
+      const tonight = randomSets(next, 1 + (next() % 20), 2 + (next() % 40));
+      // Tonight's batch: tonight's articles, then some indexed articles brought back as guests.
+      const guests = indexed.filter(() => next() % 2 === 0);
+      const background: IdfBackground = addToBackground(EMPTY_BACKGROUND, build(indexed), new Uint8Array(indexed.length).fill(1));
+      const batch = build([...tonight, ...guests]);
+      const counted = Uint8Array.from({ length: tonight.length + guests.length }, (_, i) => (i < tonight.length ? 1 : 0));
+      const whole = build([...indexed, ...tonight]);
+      const wholeWeights = new Float32Array(whole.values.length);
+      weighPart(whole, weighting, wholeWeights, 0, 1);
+      const weightOf = new Map<number, number>();
+      whole.values.forEach((f, p) => weightOf.set(f, wholeWeights[p]));
+      for (const parts of [1, 3]) {
+        const weights = new Float32Array(batch.values.length);
+        for (let part = 0; part < parts; part++) weighPart(batch, weighting, weights, part, parts, { counted, background });
+        batch.values.forEach((f, p) => assert.equal(weights[p], weightOf.get(f), `${weighting} round ${round} parts ${parts}: feature ${f}`));
+      }
+    }
+  }
+});
+
+test('the fact screen keeps a guest exactly when its facts agree enough with one partner, or either has too few', () => {
+  const minFacts = 3;
+  const agreement = 0.13;
+  for (let round = 0; round < 40; round++) {
+    const next = random(500 + round);
+    const tonight = randomSets(next, 1 + (next() % 10), 2 + (next() % 25));
+    const sets = build(tonight);
+    const weights = new Float32Array(sets.values.length);
+    weighPart(sets, 'idf', weights, 0, 1);
+    const weightOf = new Map<number, number>();
+    sets.values.forEach((f, p) => weightOf.set(f, weights[p]));
+    const unseen = (fact: number) => plainIdf(1 + (fact % 3), tonight.length);
+    const screen = new FactScreen({ ...sets, weights }, tonight.length, minFacts, agreement, unseen);
+    for (let g = 0; g < 10; g++) {
+      const guestFacts = randomSets(next, 1, 2 + (next() % 25))[0].filter(isFact);
+      const partners = Uint32Array.from(new Set(Array.from({ length: 1 + (next() % 3) }, () => next() % tonight.length))).sort();
+      const weight = (f: number) => weightOf.get(f) ?? unseen(f);
+      const keeps = [...partners].some((i) => {
+        const partnerFacts = tonight[i].filter(isFact);
+        if (guestFacts.length < minFacts || partnerFacts.length < minFacts) return true;
+        const union = new Set([...guestFacts, ...partnerFacts]);
+        let shared = 0;
+        let total = 0;
+        for (const f of union) {
+          total += weight(f);
+          if (guestFacts.includes(f) && partnerFacts.includes(f)) shared += weight(f);
+        }
+        return shared / total >= agreement;
+      });
+      assert.equal(screen.passes(guestFacts, partners), keeps, `round ${round} guest ${g}`);
+    }
+  }
+});
