@@ -9,11 +9,12 @@
  *    generated labels.
  * 3. With `--nightly INDEXED,NEW` (e.g. 1000000,100000), only this: one generated corpus of INDEXED + NEW
  *    articles, the first INDEXED run as one night into a new index, then the last NEW as the next night
- *    (timed, in a child process); the index's size per article.
+ *    (timed, in a child process); the index's size per article. With --keep, DIR keeps the index as the
+ *    first night left it (index-after-first-night.sqlite), to re-run the next night against.
  * Prints Markdown tables; nothing is asserted (speed goals are read off here, never in tests).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -175,6 +176,8 @@ function nightly(indexed: number, fresh: number): string[] {
     };
   const past = once('past.jsonl', 'out-past');
   const pastBytes = statSync(index).size;
+  // Kept with --keep: the next night can be re-run against the index as the first night left it.
+  if (values.keep) copyFileSync(index, join(dir, 'index-after-first-night.sqlite'));
   const tonight = once('tonight.jsonl', 'out-tonight');
   const bytes = statSync(index).size;
   const stage = (name: string) => tonight.stages.filter((s) => s.stage === name).map((s) => s.seconds.toFixed(1)).join(' + ');

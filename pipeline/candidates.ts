@@ -151,13 +151,30 @@ export function matchIndexed(
   maxBucketSize: number,
   onProgress: (indexedArticles: number) => void = () => {},
 ): IndexMatches {
-  const n = lookFor.length;
-  const m = indexed.length / bandCount;
+  return matchIndexedRange(new TonightBuckets(tonight, lookFor, bandCount), indexed, 0, indexed.length / bandCount, mainBands, minShared, maxBucketSize, onProgress);
+}
+
+/**
+ * matchIndexed over indexed articles from .. to - 1 only, with tonight's buckets built once for many
+ * ranges: workers match ranges side by side (nightly.ts). Indexes in the result are relative to `from`.
+ */
+export function matchIndexedRange(
+  buckets: TonightBuckets,
+  indexed: Uint32Array,
+  from: number,
+  to: number,
+  mainBands: number,
+  minShared: number,
+  maxBucketSize: number,
+  onProgress: (indexedArticles: number) => void = () => {},
+): IndexMatches {
+  const { bandCount } = buckets;
+  const n = buckets.articles;
+  const m = to - from;
   const matched = new Uint8Array(m);
   const partnerStarts = new Float64Array(m + 1);
   let partners = new Uint32Array(1024);
   let partnerCount = 0;
-  const buckets = new TonightBuckets(tonight, lookFor, bandCount);
   const shared = new Uint8Array(n);
   const touched = new Uint32Array(n);
   /** Stamp j + 1 on tonight's articles already listed as partners of indexed article j. */
@@ -170,8 +187,9 @@ export function matchIndexed(
   };
   for (let j = 0; j < m && buckets.size > 0; j++) {
     let touchedCount = 0;
+    const at = (from + j) * bandCount;
     for (let band = 0; band < bandCount; band++) {
-      const slot = buckets.find(band, indexed[j * bandCount + band]);
+      const slot = buckets.find(band, indexed[at + band]);
       if (slot < 0) continue;
       const start = buckets.startOf(slot);
       const end = Math.min(buckets.endOf(slot), start + maxBucketSize);
@@ -187,10 +205,10 @@ export function matchIndexed(
       }
     }
     for (let t = 0; t < touchedCount; t++) shared[touched[t]] = 0;
-    const from = partnerStarts[j];
-    if (partnerCount > from) {
+    const first = partnerStarts[j];
+    if (partnerCount > first) {
       matched[j] = 1;
-      partners.subarray(from, partnerCount).sort();
+      partners.subarray(first, partnerCount).sort();
     }
     partnerStarts[j + 1] = partnerCount;
     if ((j + 1) % MATCH_PROGRESS_BATCH === 0) onProgress(MATCH_PROGRESS_BATCH);
@@ -199,14 +217,34 @@ export function matchIndexed(
   return { matched, partnerStarts, partners: partners.slice(0, partnerCount) };
 }
 
+/** The matches of consecutive ranges of indexed articles (matchIndexedRange), as one. */
+export function joinMatches(ranges: IndexMatches[]): IndexMatches {
+  const m = ranges.reduce((sum, r) => sum + r.matched.length, 0);
+  const matched = new Uint8Array(m);
+  const partnerStarts = new Float64Array(m + 1);
+  const partners = new Uint32Array(ranges.reduce((sum, r) => sum + r.partners.length, 0));
+  let at = 0;
+  let partnerAt = 0;
+  for (const range of ranges) {
+    matched.set(range.matched, at);
+    for (let j = 0; j < range.matched.length; j++) partnerStarts[at + j + 1] = partnerAt + range.partnerStarts[j + 1];
+    partners.set(range.partners, partnerAt);
+    at += range.matched.length;
+    partnerAt += range.partners.length;
+  }
+  return { matched, partnerStarts, partners };
+}
+
 /**
  * Tonight's articles grouped by band key, per band: `members` lists them sorted by key, then by article, and
  * an open-addressing table finds a key's run in one or two probes. Looking a million indexed articles' 55
  * keys up in it is what a nightly run does; a binary search per key cost several times as much.
  */
-class TonightBuckets {
+export class TonightBuckets {
   /** Articles looked for: the length of each band's run in `members`. */
   readonly size: number;
+  /** Tonight's articles, looked for or not. */
+  readonly articles: number;
   readonly members: Uint32Array;
   private readonly slotKeys: Uint32Array;
   /** Where the slot's key's run starts and ends in its band's part of `members`; start -1: an empty slot. */
@@ -214,8 +252,13 @@ class TonightBuckets {
   private readonly slotEnds: Int32Array;
   private readonly mask: number;
 
-  constructor(tonight: Uint32Array, lookFor: Uint8Array, bandCount: number) {
+  constructor(
+    tonight: Uint32Array,
+    lookFor: Uint8Array,
+    readonly bandCount: number,
+  ) {
     const n = lookFor.length;
+    this.articles = n;
     let size = 0;
     for (let i = 0; i < n; i++) size += lookFor[i] === 1 ? 1 : 0;
     this.size = size;

@@ -22,12 +22,13 @@ import { createReadStream } from 'node:fs';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { AtomicLineWriter, writeFileAtomic } from './atomic-write.js';
-import { bandKeysOf, matchIndexed } from './candidates.js';
+import { type IndexMatches, bandKeysOf, joinMatches } from './candidates.js';
 import { MIN_FACTS, clusterIdFor, describeClusters } from './cluster.js';
 import { FactScreen } from './fact-screen.js';
 import { isFact } from './facts.js';
 import { Shingler } from './shingle.js';
-import { articleFeatures } from './tasks.js';
+import { type MatchResult, articleFeatures } from './tasks.js';
+import { WorkerPool } from './worker-pool.js';
 import { allocate } from './typed-arrays.js';
 import { type IdfBackground, addToBackground, backgroundCount, plainIdf, smoothedIdf } from './weights.js';
 import { type PipelineOptions } from './options.js';
@@ -207,10 +208,7 @@ async function runAgainst(index: ArticleIndex, inputs: string[], out: string, op
     const tonightKeys = await bandKeysIn(out, options);
     for (let i = 0; i < tonight; i++) if (!tonightKeys.bandable[i]) lookFor[i] = 0;
     const matchable = withProgress('index load', 'articles', undefined, (advance) => index.matchable(sinceMs, advance));
-    const found = withProgress('index match', 'articles', matchable.ids.length, (advance) =>
-      matchIndexed(tonightKeys.keys, lookFor, matchable.bandKeys, tonightKeys.bandCount, tonightKeys.mainBands, MIN_SHARED_BANDS, options.maxBucketSize, advance),
-    );
-    const { matched, partnerStarts, partners } = found;
+    const { matched, partnerStarts, partners } = await matchInWorkers(tonightKeys, lookFor, matchable.bandKeys, options);
     // A guest whose facts disagree with those of every article that brought it back would fail the cluster
     // stage's fact check with each: it stays in the index (fact-screen.ts).
     let screen: FactScreen | undefined;
@@ -231,12 +229,12 @@ async function runAgainst(index: ArticleIndex, inputs: string[], out: string, op
     signed = false;
   }
   if (!signed) {
-    // With guests, tonight's articles are weighed and signed again: IDF is over the whole batch. Their
-    // features do not change: only the guests are shingled.
+    // The guests are shingled and signed. Tonight's articles keep their features, weights and signatures:
+    // the guests do not count in IDF, so nothing of tonight's changes.
     const withGuests = new Uint8Array(roles.length);
     withGuests.set(counted);
     stats.push(await shingleStage(out, options, firstPass ? tonight : 0, { counted: withGuests, background }));
-    stats.push(await signatureStage(out, options));
+    stats.push(await signatureStage(out, options, firstPass ? tonight : 0));
   }
   const pinned = Uint8Array.from(roles, (r) => (r === KNOWN || r === GUEST ? 1 : 0));
   stats.push(await candidatesStage(out, options, pinned));
@@ -306,6 +304,51 @@ function entryFor(article: StoredArticle, clusterId: string, bandKeys: Uint32Arr
     clusterId,
   };
 }
+
+/**
+ * matchIndexed (candidates.ts) by the workers, over ranges of the indexed articles; the ranges' results are
+ * joined in order, so they are the same for any number of workers.
+ */
+async function matchInWorkers(
+  tonightKeys: { keys: Uint32Array; bandCount: number; mainBands: number },
+  lookFor: Uint8Array,
+  indexedKeys: Uint32Array,
+  options: PipelineOptions,
+): Promise<IndexMatches> {
+  const { bandCount, mainBands } = tonightKeys;
+  const m = indexedKeys.length / bandCount;
+  // In shared memory: every range reads them without a copy.
+  const tonight = allocate(Uint32Array, tonightKeys.keys.length, true);
+  tonight.set(tonightKeys.keys);
+  const looked = allocate(Uint8Array, lookFor.length, true);
+  looked.set(lookFor);
+  const indexed = allocate(Uint32Array, indexedKeys.length, true);
+  indexed.set(indexedKeys);
+  const key = `${process.pid}:${++matchRuns}`;
+  const ranges = Math.max(1, Math.min(Math.ceil(m / 50_000), 4 * Math.max(1, options.workers)));
+  const pool = new WorkerPool(options.workers);
+  const shown = progress('index match', 'articles', m);
+  try {
+    const results = await Promise.all(
+      Array.from({ length: ranges }, (_, r) => {
+        const from = Math.floor((r * m) / ranges);
+        const to = Math.floor(((r + 1) * m) / ranges);
+        return pool
+          .run<MatchResult>({ task: 'match', key, tonight, lookFor: looked, indexed, from, to, bandCount, mainBands, minShared: MIN_SHARED_BANDS, maxBucketSize: options.maxBucketSize })
+          .then((result) => {
+            shown.advance(to - from);
+            return result;
+          });
+      }),
+    );
+    return joinMatches(results);
+  } finally {
+    shown.done();
+    await pool.close();
+  }
+}
+
+let matchRuns = 0;
 
 /** The feature counts in shared memory: the workers that weigh features read them without a copy each. */
 function sharedCopy(counts: IdfBackground): IdfBackground {

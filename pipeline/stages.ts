@@ -338,7 +338,11 @@ interface SignatureMeta {
   articles: number;
 }
 
-export function signatureStage(out: string, options: Pick<PipelineOptions, 'engine' | 'k' | 'seed' | 'workers' | 'signatureMaxDf'>): Promise<StageStats> {
+/**
+ * `keepFirst` (nightly runs, see nightly.ts): the first `keepFirst` articles are those work/signatures.bin
+ * already holds, with the features and weights they had then; their signatures are kept, not computed again.
+ */
+export function signatureStage(out: string, options: Pick<PipelineOptions, 'engine' | 'k' | 'seed' | 'workers' | 'signatureMaxDf'>, keepFirst = 0): Promise<StageStats> {
   return timed(out, 'sign', { engine: options.engine, k: options.k, seed: options.seed, signatureMaxDf: options.signatureMaxDf }, async () => {
     // Shared memory: each task reads its range of articles without a copy.
     const { sets, weighting, idfArticles: population } = await loadShingles(out, true);
@@ -353,13 +357,19 @@ export function signatureStage(out: string, options: Pick<PipelineOptions, 'engi
     const { k } = createEngine(options.engine, options.k, options.seed);
     const signatures = new Uint32Array(n * k);
     const copySignatures = new Uint32Array(n * COPY_K);
+    if (keepFirst > 0) {
+      const kept = await loadSignatures(out);
+      invariant(kept.meta.articles === keepFirst && kept.meta.engine === options.engine && kept.meta.k === k && kept.meta.seed === options.seed, 'work/signatures.bin holds the articles kept');
+      signatures.set(kept.signatures);
+      copySignatures.set(kept.copySignatures);
+    }
     const pool = new WorkerPool(options.workers);
-    const shown = progress('sign', 'articles', n);
+    const shown = progress('sign', 'articles', n - keepFirst);
     try {
       // Each batch is a contiguous range of articles whose signatures land in their own slot: the result
       // does not depend on which worker signed what.
       const batches: Promise<void>[] = [];
-      for (let from = 0; from < n; from += BATCH_SIZE) {
+      for (let from = keepFirst; from < n; from += BATCH_SIZE) {
         const to = Math.min(n, from + BATCH_SIZE);
         const task = { task: 'sign' as const, engine: options.engine, k, seed: options.seed, features: sets, from, to, weightFloor, cappedWeights, copyK: COPY_K };
         batches.push(

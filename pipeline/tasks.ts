@@ -2,6 +2,7 @@
  * The CPU-heavy work of the shingle and sign stages, as pure functions over one batch of articles, so
  * they run the same in a worker thread or inline.
  */
+import { type IndexMatches, TonightBuckets, matchIndexedRange } from './candidates.js';
 import { type ClusterOptions, HISTOGRAM_SLOTS, type VerifiedPairs, verifyPairs } from './cluster.js';
 import { type FeatureSets } from './feature-sets.js';
 import { isFact } from './facts.js';
@@ -92,8 +93,30 @@ export interface WeighResult {
   task: 'weigh';
 }
 
-export type TaskRequest = ShingleTask | SignTask | VerifyTask | WeighTask;
-export type TaskResult = ShingleResult | SignResult | VerifyResult | WeighResult;
+/** Match indexed articles from .. to - 1 against tonight's band keys (candidates.ts, matchIndexedRange). */
+export interface MatchTask {
+  task: 'match';
+  /** Names tonight's keys: a worker keeps the buckets built from them while this stays the same. */
+  key: string;
+  /** Tonight's band keys and which articles are looked for, in shared memory; the same for every range. */
+  tonight: Uint32Array;
+  lookFor: Uint8Array;
+  /** The indexed articles' band keys, in shared memory. */
+  indexed: Uint32Array;
+  from: number;
+  to: number;
+  bandCount: number;
+  mainBands: number;
+  minShared: number;
+  maxBucketSize: number;
+}
+
+export interface MatchResult extends IndexMatches {
+  task: 'match';
+}
+
+export type TaskRequest = ShingleTask | SignTask | VerifyTask | WeighTask | MatchTask;
+export type TaskResult = ShingleResult | SignResult | VerifyResult | WeighResult | MatchResult;
 
 export function runTask(request: TaskRequest): TaskResult {
   switch (request.task) {
@@ -109,8 +132,16 @@ export function runTask(request: TaskRequest): TaskResult {
     case 'weigh':
       weighPart(request.sets, request.weighting, request.weights, request.part, request.parts, request.population);
       return { task: 'weigh' };
+    case 'match': {
+      // A worker builds tonight's buckets once for all the ranges it is given.
+      if (buckets?.key !== request.key) buckets = { key: request.key, value: new TonightBuckets(request.tonight, request.lookFor, request.bandCount) };
+      const found = matchIndexedRange(buckets.value, request.indexed, request.from, request.to, request.mainBands, request.minShared, request.maxBucketSize);
+      return { task: 'match', ...found };
+    }
   }
 }
+
+let buckets: { key: string; value: TonightBuckets } | undefined;
 
 export function transferablesOf(result: TaskResult): ArrayBuffer[] {
   const arrays =
@@ -120,7 +151,9 @@ export function transferablesOf(result: TaskResult): ArrayBuffer[] {
         ? [result.signatures, result.copySignatures]
         : result.task === 'verify'
           ? [...Object.values(result.pairs), result.histogram]
-          : [];
+          : result.task === 'match'
+            ? [result.matched, result.partnerStarts, result.partners]
+            : [];
   return arrays.map((a) => a.buffer as ArrayBuffer);
 }
 

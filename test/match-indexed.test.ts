@@ -1,7 +1,7 @@
 /** matchIndexed (candidates.ts), the nightly lookup of indexed articles, against a brute-force reading of its rule. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { matchIndexed } from '../pipeline/candidates.js';
+import { TonightBuckets, joinMatches, matchIndexed, matchIndexedRange } from '../pipeline/candidates.js';
 
 /**
  * The rule, spelled out: indexed article j matches when one of tonight's looked-for articles shares a copy
@@ -59,6 +59,25 @@ test('matchIndexed follows its rule: shared main bands counted per article, any 
     const partners = Array.from({ length: m }, (_, j) => [...got.partners.subarray(got.partnerStarts[j], got.partnerStarts[j + 1])]);
     assert.deepEqual(partners, expected.partners, `round ${round}: partners`);
     assert.equal(reported, m, 'progress covers every indexed article');
+  }
+});
+
+test('matching ranges of the index apart and joining them gives what matching it whole gives', () => {
+  for (let round = 0; round < 20; round++) {
+    const next = random(1000 + round);
+    const bandCount = 5 + (next() % 4);
+    const mainBands = bandCount - 1;
+    const n = 1 + (next() % 30);
+    const m = 1 + (next() % 50);
+    const key = () => next() % 6;
+    const tonight = Uint32Array.from({ length: n * bandCount }, key);
+    const indexed = Uint32Array.from({ length: m * bandCount }, key);
+    const lookFor = Uint8Array.from({ length: n }, () => (next() % 3 === 0 ? 0 : 1));
+    const whole = matchIndexed(tonight, lookFor, indexed, bandCount, mainBands, 2, 3);
+    const buckets = new TonightBuckets(tonight, lookFor, bandCount);
+    const cuts = [0, ...[...new Set(Array.from({ length: next() % 4 }, () => next() % m))].sort((a, b) => a - b), m];
+    const ranges = cuts.slice(1).map((to, r) => matchIndexedRange(buckets, indexed, cuts[r], to, mainBands, 2, 3));
+    assert.deepEqual(joinMatches(ranges), whole, `round ${round}: cut at ${cuts.join(', ')}`);
   }
 });
 

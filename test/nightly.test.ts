@@ -213,6 +213,11 @@ test('a night weighs features as one batch of everything indexed and its new art
   assert.equal(neardup('run', await night([...first, ...second]), '--out', single).status, 0);
   const batch = await weightsOf(single);
   for (const [id, weighted] of nightly) assert.equal(weighted, batch.get(id), `${id}: same features, same weights`);
+  // Tonight's signatures were kept from before the guests came (signatureStage, keepFirst): signing the
+  // whole batch again gives the same file.
+  const kept = readFileSync(join(out, 'work', 'signatures.bin'));
+  assert.equal(neardup('sign', '--out', out).status, 0);
+  assert.ok(readFileSync(join(out, 'work', 'signatures.bin')).equals(kept), 'the same signatures, signed again');
   // The indexed articles do not count twice: a0 and x3 are in the index's counts and (a0) among the guests.
   const db = new Database(index, { readonly: true });
   assert.deepEqual(db.prepare('SELECT articles FROM feature_counts').get(), { articles: 4 });
