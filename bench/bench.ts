@@ -22,6 +22,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_OPTIONS } from '../pipeline/options.js';
 import { type NightlySummary } from '../pipeline/nightly.js';
+import { describePairs, nightlyQuality } from './nightly-quality.js';
 import { cleanArticle } from '../pipeline/normalize.js';
 import { Shingler } from '../pipeline/shingle.js';
 import { setSimilarity } from '../pipeline/similarity.js';
@@ -181,6 +182,8 @@ function nightly(indexed: number, fresh: number): string[] {
   const tonight = once('tonight.jsonl', 'out-tonight');
   const bytes = statSync(index).size;
   const stage = (name: string) => tonight.stages.filter((s) => s.stage === name).map((s) => s.seconds.toFixed(1)).join(' + ');
+  const labels = new Map(readFileSync(join(dir, 'labels.csv'), 'utf8').trim().split('\n').slice(1).map((line) => line.split(',') as [string, string]));
+  const quality = nightlyQuality(labels, join(dir, 'out-past'), join(dir, 'out-tonight'));
   if (!values.keep) rmSync(dir, { recursive: true, force: true });
   return [
     `| night | articles | wall s | peak RSS MB | index MB after | index bytes per article |`,
@@ -189,6 +192,8 @@ function nightly(indexed: number, fresh: number): string[] {
     `| next | ${fresh} | ${tonight.wallSeconds.toFixed(1)} | ${Math.round(tonight.peakRssMb)} | ${(bytes / 1e6).toFixed(1)} | ${Math.round(bytes / (indexed + fresh))} |`,
     '',
     `next night: ${tonight.nightly.guests} indexed articles came back as guests (${tonight.nightly.guestsScreenedOut} more matched by band keys but not by facts); shingle ${stage('shingle')} s, sign ${stage('sign')} s, candidates ${stage('candidates')} s, cluster ${stage('cluster')} s, report ${stage('report')} s`,
+    `stories split over the two nights: ${describePairs(quality.crossNight)}`,
+    `within the next night: ${describePairs(quality.secondNight)}`,
   ];
 }
 
