@@ -56,9 +56,9 @@ const READ_CHUNK = 1 << 30;
  * Reads an artifact written by `writeArtifact`; says which stage to run when it is missing or foreign. Each
  * array is read straight into a buffer of its own (aligned, and with `shared` a SharedArrayBuffer that worker
  * threads read without a copy): no second copy of a file that holds gigabytes at a million articles, and no
- * single buffer over the 4 GiB a typed array can view.
+ * single buffer over the 4 GiB a typed array can view. `only`: the names of the arrays to read (default all).
  */
-export async function readArtifact<Meta>(path: string, kind: string, producedBy: string, shared = false): Promise<Artifact<Meta>> {
+export async function readArtifact<Meta>(path: string, kind: string, producedBy: string, shared = false, only?: readonly string[]): Promise<Artifact<Meta>> {
   let file: FileHandle;
   try {
     file = await open(path, 'r');
@@ -84,6 +84,7 @@ export async function readArtifact<Meta>(path: string, kind: string, producedBy:
     const dataStart = align8(MAGIC.length + 4 + headerLength);
     const arrays: Record<string, StoredArray> = {};
     for (const entry of header.arrays) {
+      if (only !== undefined && !only.includes(entry.name)) continue;
       const type = ARRAY_TYPES[entry.type];
       const bytes = entry.length * type.BYTES_PER_ELEMENT;
       const buffer = shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);

@@ -30,7 +30,7 @@ import { Shingler } from './shingle.js';
 import { type MatchResult, articleFeatures } from './tasks.js';
 import { WorkerPool } from './worker-pool.js';
 import { allocate } from './typed-arrays.js';
-import { type IdfBackground, addToBackground, backgroundCount, plainIdf, smoothedIdf } from './weights.js';
+import { type IdfBackground, mergeCounts, backgroundCount, plainIdf, smoothedIdf } from './weights.js';
 import { type PipelineOptions } from './options.js';
 import { progress, withProgress } from './progress.js';
 import { type Rejection, originOf } from './read-articles.js';
@@ -46,6 +46,8 @@ import {
   candidatesStage,
   clusterStage,
   loadClustering,
+  loadCountedFeatures,
+  loadFeatureValues,
   loadShingles,
   loadSignatures,
   readStage,
@@ -256,19 +258,23 @@ async function runAgainst(index: ArticleIndex, inputs: string[], out: string, op
   const added: NewEntry[] = [];
   const replaced: NewEntry[] = [];
   const keys = await bandKeysIn(out, options);
-  const { sets } = await loadShingles(out);
+  const sets = await loadFeatureValues(out);
   let i = 0;
   for await (const article of readStoredArticles(out)) {
     if (i >= tonight) break;
     if (roles[i] === NEW || roles[i] === REPLACED) {
       const bandKeys = keys.bandable[i] ? keys.keys.slice(i * keys.bandCount, (i + 1) * keys.bandCount) : undefined;
-      const facts = sets.values.subarray(sets.offsets[i], sets.offsets[i + 1]).filter(isFact);
+      const facts = factsOf(sets.values.subarray(sets.offsets[i], sets.offsets[i + 1]));
       (roles[i] === NEW ? added : replaced).push(entryFor(article, assigned.finalIds[i], bandKeys, facts));
     }
     i++;
   }
-  // Tonight's new texts join the index's feature counts.
-  const featureCounts = counted.includes(1) ? addToBackground(background, sets, counted) : undefined;
+  // Tonight's new texts join the index's feature counts (counted by the shingle stage, as it weighed them).
+  let featureCounts: IdfBackground | undefined;
+  if (counted.includes(1)) {
+    const tonightCounts = await loadCountedFeatures(out);
+    featureCounts = mergeCounts(background, tonightCounts.counts, tonightCounts.articles);
+  }
   const retiring = !Number.isNaN(sinceMs);
   if (added.length + replaced.length + assigned.merges.length > 0 || retiring) {
     withProgress('index commit', 'articles', added.length + replaced.length, (advance) =>
@@ -349,6 +355,16 @@ async function matchInWorkers(
 }
 
 let matchRuns = 0;
+
+/** The facts among an article's features (sorted, so are they). */
+function factsOf(features: Uint32Array): Uint32Array {
+  let count = 0;
+  for (let p = 0; p < features.length; p++) if (isFact(features[p])) count++;
+  const facts = new Uint32Array(count);
+  let at = 0;
+  for (let p = 0; p < features.length; p++) if (isFact(features[p])) facts[at++] = features[p];
+  return facts;
+}
 
 /** The feature counts in shared memory: the workers that weigh features read them without a copy each. */
 function sharedCopy(counts: IdfBackground): IdfBackground {

@@ -45,8 +45,8 @@ import { type ShingleOptions } from './shingle.js';
 import { type EngineName, createEngine } from './signature.js';
 import { TOTAL_SLOTS, articleTotals } from './similarity.js';
 import { allocate } from './typed-arrays.js';
-import { type ShingleResult, type SignResult, type VerifyResult } from './tasks.js';
-import { type IdfPopulation, type Weighting, idfArticles, signatureWeightFloor, signatureWeights } from './weights.js';
+import { type ShingleResult, type SignResult, type VerifyResult, type WeighResult } from './tasks.js';
+import { type FeatureCounts, type IdfPopulation, type Weighting, idfArticles, joinParts, signatureWeightFloor, signatureWeights } from './weights.js';
 import { WorkerPool } from './worker-pool.js';
 
 export interface StageStats {
@@ -292,8 +292,15 @@ export function shingleStage(
       const unweighted = builder.buildUnweighted(true);
       const weights = allocate(Float32Array, unweighted.values.length, true);
       const parts = Math.max(1, options.workers);
-      await Promise.all(Array.from({ length: parts }, (_, part) => pool.run({ task: 'weigh', sets: unweighted, weighting: options.weighting, weights, part, parts, population })));
+      const weighed = await Promise.all(
+        Array.from({ length: parts }, (_, part) => pool.run<WeighResult>({ task: 'weigh', sets: unweighted, weighting: options.weighting, weights, part, parts, population })),
+      );
       sets = { ...unweighted, weights };
+      if (population !== undefined && weighed.every((result) => result.counts !== undefined)) {
+        const counts = joinParts(weighed.map((result) => result.counts!));
+        const articles = population.counted.subarray(0, ids.length).reduce((sum, c) => sum + c, 0);
+        await writeArtifact(workPath(out, COUNTED_FILE), 'feature counts', { articles }, { features: counts.features, counts: counts.counts });
+      }
     } finally {
       shown.done();
       await pool.close();
@@ -314,6 +321,23 @@ export function shingleStage(
       noiseLinesDropped,
     };
   });
+}
+
+/**
+ * work/counted-features.bin: in a nightly run, the document frequencies that the shingle stage counted over
+ * tonight's new articles (weights.ts, IdfPopulation), which the index adds to its own.
+ */
+const COUNTED_FILE = 'counted-features.bin';
+
+export async function loadCountedFeatures(out: string): Promise<{ articles: number; counts: FeatureCounts }> {
+  const { meta, arrays } = await readArtifact<{ articles: number }>(workPath(out, COUNTED_FILE), 'feature counts', 'run --index');
+  return { articles: meta.articles, counts: { features: arrays.features as Uint32Array, counts: arrays.counts as Uint32Array } };
+}
+
+/** The feature sets of work/shingles.bin without their weights: half the bytes. */
+export async function loadFeatureValues(out: string): Promise<Omit<FeatureSets, 'weights'>> {
+  const { arrays } = await readArtifact<ShingleMeta>(workPath(out, 'shingles.bin'), 'shingles', 'shingle', false, ['offsets', 'values']);
+  return { offsets: arrays.offsets as Float64Array, values: arrays.values as Uint32Array };
 }
 
 export async function loadShingles(

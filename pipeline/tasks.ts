@@ -9,7 +9,7 @@ import { isFact } from './facts.js';
 import { cleanArticle } from './normalize.js';
 import { type ShingleOptions, Shingler } from './shingle.js';
 import { type EngineName, type SignatureEngine, createEngine } from './signature.js';
-import { type IdfPopulation, WeightedReplicator, type Weighting, signatureWeight, weighPart } from './weights.js';
+import { type FeatureCounts, type IdfPopulation, WeightedReplicator, type Weighting, signatureWeight, weighPart } from './weights.js';
 
 export interface ShingleTask {
   task: 'shingle';
@@ -91,6 +91,8 @@ export interface WeighTask {
 
 export interface WeighResult {
   task: 'weigh';
+  /** With a population: what its counted articles add to the feature counts, in this part. */
+  counts?: FeatureCounts;
 }
 
 /** Match indexed articles from .. to - 1 against tonight's band keys (candidates.ts, matchIndexedRange). */
@@ -130,8 +132,7 @@ export function runTask(request: TaskRequest): TaskResult {
       return { task: 'verify', pairs, histogram };
     }
     case 'weigh':
-      weighPart(request.sets, request.weighting, request.weights, request.part, request.parts, request.population);
-      return { task: 'weigh' };
+      return { task: 'weigh', counts: weighPart(request.sets, request.weighting, request.weights, request.part, request.parts, request.population) };
     case 'match': {
       // A worker builds tonight's buckets once for all the ranges it is given.
       if (buckets?.key !== request.key) buckets = { key: request.key, value: new TonightBuckets(request.tonight, request.lookFor, request.bandCount) };
@@ -153,7 +154,9 @@ export function transferablesOf(result: TaskResult): ArrayBuffer[] {
           ? [...Object.values(result.pairs), result.histogram]
           : result.task === 'match'
             ? [result.matched, result.partnerStarts, result.partners]
-            : [];
+            : result.counts
+              ? [result.counts.features, result.counts.counts]
+              : [];
   return arrays.map((a) => a.buffer as ArrayBuffer);
 }
 

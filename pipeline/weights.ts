@@ -112,14 +112,15 @@ export class DocumentFrequencies {
     return weights;
   }
 
-  /** Every counted feature and its count, features ascending. */
-  entries(): { features: Uint32Array; counts: Uint32Array } {
+  /** Every feature of the table and its count, features ascending; with `countedOnly`, those counted once or more. */
+  entries(countedOnly = false): FeatureCounts {
     invariant(!this.weighed, 'document frequencies are gone once weighed');
     const { table } = this;
-    const distinct = this.used + (this.zeroCount > 0 ? 1 : 0);
+    let distinct = this.zeroCount > 0 ? 1 : 0;
+    for (let slot = 0; slot < table.length; slot += 2) if (table[slot] !== 0 && (!countedOnly || table[slot + 1] > 0)) distinct++;
     const features = new Uint32Array(distinct);
     let at = this.zeroCount > 0 ? 1 : 0;
-    for (let slot = 0; slot < table.length; slot += 2) if (table[slot] !== 0) features[at++] = table[slot];
+    for (let slot = 0; slot < table.length; slot += 2) if (table[slot] !== 0 && (!countedOnly || table[slot + 1] > 0)) features[at++] = table[slot];
     features.sort();
     const counts = new Uint32Array(distinct);
     for (let i = 0; i < distinct; i++) counts[i] = features[i] === 0 ? this.zeroCount : table[this.slotOf(features[i]) + 1];
@@ -234,15 +235,16 @@ export function weighPart(
   part: number,
   parts: number,
   population?: IdfPopulation,
-): void {
+): FeatureCounts | undefined {
   invariant(weights.length === sets.values.length, 'one weight per feature');
   const { values, offsets } = sets;
   if (weighting === 'none') {
     for (let p = 0; p < values.length; p++) if (partOf(values[p], parts) === part) weights[p] = 1;
-    return;
+    return undefined;
   }
   const frequencies = new DocumentFrequencies();
   const articles = offsets.length - 1;
+  let counted: FeatureCounts | undefined;
   if (population === undefined) {
     for (let p = 0; p < values.length; p++) if (partOf(values[p], parts) === part) frequencies.add(values[p]);
   } else {
@@ -255,11 +257,37 @@ export function weighPart(
         else frequencies.include(values[p]);
       }
     }
+    // What the counted articles add to the background, for the index to keep (nightly.ts).
+    counted = frequencies.entries(true);
     frequencies.addBackground(population.background);
   }
   const n = idfArticles(articles, population);
   const idf = weighting === 'idf' ? plainIdf : smoothedIdf;
   frequencies.weigh(sets, (df) => idf(df, n), weights, part, parts);
+  return counted;
+}
+
+/** Counted features and their counts, features ascending. */
+export interface FeatureCounts {
+  features: Uint32Array;
+  counts: Uint32Array;
+}
+
+/**
+ * The counts of weighPart's parts 0 .. parts - 1, in that order, as one: parts split the hash space in
+ * ascending ranges, so the features stay ascending.
+ */
+export function joinParts(parts: FeatureCounts[]): FeatureCounts {
+  const total = parts.reduce((sum, p) => sum + p.features.length, 0);
+  const features = new Uint32Array(total);
+  const counts = new Uint32Array(total);
+  let at = 0;
+  for (const part of parts) {
+    features.set(part.features, at);
+    counts.set(part.counts, at);
+    at += part.features.length;
+  }
+  return { features, counts };
 }
 
 /**
@@ -274,7 +302,11 @@ export function addToBackground(background: IdfBackground, sets: Omit<FeatureSet
     articles++;
     for (let p = sets.offsets[i]; p < sets.offsets[i + 1]; p++) frequencies.add(sets.values[p]);
   }
-  const fresh = frequencies.entries();
+  return mergeCounts(background, frequencies.entries(), articles);
+}
+
+/** The background with `fresh` counts of `articles` more articles added (both ascending). */
+export function mergeCounts(background: IdfBackground, fresh: FeatureCounts, articles: number): IdfBackground {
   const { features, counts } = background;
   const merged = new Uint32Array(features.length + fresh.features.length);
   const mergedCounts = new Uint32Array(merged.length);

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { FactScreen } from '../pipeline/fact-screen.js';
 import { FeatureSetsBuilder } from '../pipeline/feature-sets.js';
 import { isFact } from '../pipeline/facts.js';
-import { EMPTY_BACKGROUND, type IdfBackground, type Weighting, addToBackground, backgroundCount, plainIdf, weighPart } from '../pipeline/weights.js';
+import { EMPTY_BACKGROUND, type IdfBackground, type Weighting, addToBackground, backgroundCount, joinParts, plainIdf, weighPart } from '../pipeline/weights.js';
 
 function random(seed: number): () => number {
   let state = seed >>> 0;
@@ -65,10 +65,13 @@ test('weights over indexed frequencies + tonight equal the weights of one batch 
       weighPart(whole, weighting, wholeWeights, 0, 1);
       const weightOf = new Map<number, number>();
       whole.values.forEach((f, p) => weightOf.set(f, wholeWeights[p]));
+      const tonightCounts = addToBackground(EMPTY_BACKGROUND, batch, counted);
       for (const parts of [1, 3]) {
         const weights = new Float32Array(batch.values.length);
-        for (let part = 0; part < parts; part++) weighPart(batch, weighting, weights, part, parts, { counted, background });
+        const counts = joinParts(Array.from({ length: parts }, (_, part) => weighPart(batch, weighting, weights, part, parts, { counted, background })!));
         batch.values.forEach((f, p) => assert.equal(weights[p], weightOf.get(f), `${weighting} round ${round} parts ${parts}: feature ${f}`));
+        // What the parts counted, joined: tonight's articles' counts alone, for the index to add.
+        assert.deepEqual(counts, { features: tonightCounts.features, counts: tonightCounts.counts }, `${weighting} round ${round} parts ${parts}: counts`);
       }
     }
   }
