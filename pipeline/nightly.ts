@@ -271,7 +271,8 @@ async function runAgainst(index: ArticleIndex, inputs: string[], out: string, op
   }
   // Tonight's new texts join the index's feature counts (counted by the shingle stage, as it weighed them).
   let featureCounts: IdfBackground | undefined;
-  if (counted.includes(1)) {
+  // Without IDF (--weighting none) nothing is counted, and nothing needs to be.
+  if (counted.includes(1) && options.weighting !== 'none') {
     const tonightCounts = await loadCountedFeatures(out);
     featureCounts = mergeCounts(background, tonightCounts.counts, tonightCounts.articles);
   }

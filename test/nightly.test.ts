@@ -224,6 +224,15 @@ test('a night weighs features as one batch of everything indexed and its new art
   db.close();
 });
 
+test('an index without IDF (--weighting none) runs night after night', async () => {
+  const index = join(scratch, 'unweighted.sqlite');
+  const out = join(scratch, 'unweighted-out');
+  runNight(await night([{ id: 'a0', text: seed('000') }]), out, index, '--weighting', 'none');
+  const first = clusterOf(out).get('a0');
+  runNight(await night([{ id: 'a0c', text: seed('000') }]), out, index, '--weighting', 'none');
+  assert.equal(clusterOf(out).get('a0c'), first, 'a copy of the first night story joins it');
+});
+
 test('an index of schema version 1 is migrated: facts and feature counts from its stored texts', async () => {
   const index = join(scratch, 'migrate.sqlite');
   const out = join(scratch, 'migrate-out');
