@@ -6,15 +6,18 @@
  *   read       tonight's inputs, each article looked up by id in the index: new, already indexed
  *              (the same text: it keeps its cluster), or changed (kept as indexed and listed in rejected.csv;
  *              with --update re-matched and replaced)
- *   find       tonight's new articles are shingled and signed, and their band keys looked up among the
- *              index's: the indexed articles sharing a band are tonight's guests
+ *   find       tonight's new articles are shingled and signed, IDF counted over the index's document
+ *              frequencies and theirs, and their band keys looked up among the index's: the indexed
+ *              articles sharing enough bands, and whose stored facts pass the fact check with one of the
+ *              articles they matched (fact-screen.ts), are tonight's guests
  *   match      the usual stages over tonight's articles plus the guests (re-shingled from their stored
  *              text, so they are verified exactly as tonight's pairs are); two indexed articles are never a
  *              candidate pair, so only a new article can join two stories
  *   assign     a group with no indexed article founds a new cluster; with one indexed cluster it takes that
  *              id; with several, the oldest id survives and the others are merges
  *   report     the usual reports (guests are not reported), plus merges.csv and search-updates.ndjson
- *   commit     the index takes tonight's articles, new clusters, merges and retention in one transaction,
+ *   commit     the index takes tonight's articles (band keys, facts, text), their document frequencies,
+ *              new clusters, merges and retention in one transaction,
  *              after the reports are in place: a run killed before it leaves the index as it was, and a
  *              re-run repeats the same night
  */
@@ -26,11 +29,6 @@ import { type IndexMatches, bandKeysOf, joinMatches } from './candidates.js';
 import { MIN_FACTS, clusterIdFor, describeClusters } from './cluster.js';
 import { FactScreen } from './fact-screen.js';
 import { isFact } from './facts.js';
-import { Shingler } from './shingle.js';
-import { type MatchResult, articleFeatures } from './tasks.js';
-import { WorkerPool } from './worker-pool.js';
-import { allocate } from './typed-arrays.js';
-import { type IdfBackground, mergeCounts, backgroundCount, plainIdf, smoothedIdf } from './weights.js';
 import { type PipelineOptions } from './options.js';
 import { progress, withProgress } from './progress.js';
 import { type Rejection, originOf } from './read-articles.js';
@@ -59,6 +57,11 @@ import {
   writeClustering,
 } from './stages.js';
 import { optimalBanding } from './lsh-params.js';
+import { Shingler } from './shingle.js';
+import { type MatchResult, articleFeatures } from './tasks.js';
+import { allocate } from './typed-arrays.js';
+import { type IdfBackground, backgroundCount, mergeCounts, plainIdf, smoothedIdf } from './weights.js';
+import { WorkerPool } from './worker-pool.js';
 
 export interface NightlyOptions {
   /** The index file (created if missing). */
