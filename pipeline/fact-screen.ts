@@ -18,14 +18,17 @@ export class FactScreen {
   private readonly offsets: Float64Array;
   private readonly facts: Uint32Array;
   private readonly weights: Float32Array;
+  /** Tonight's weight of each fact, in an open-addressing table (facts are odd, so 0 marks an empty slot). */
   private readonly tableKeys: Uint32Array;
   private readonly tableWeights: Float32Array;
   private readonly tableMask: number;
+  /** The weights of the guest being screened: scratch, grown as needed. */
+  private guestWeights = new Float64Array(64);
 
   /**
    * `sets`: tonight's feature sets with their weights (only the first `articles` are read); `minFacts` and
    * `agreement`: the cluster stage's fact check (a pair is checked when both have minFacts facts or more);
-   * `weightOf`: the weight of a fact none of tonight's articles has.
+   * `weightOf`: the weight of a fact none of tonight's articles has, as the cluster stage will weigh it.
    */
   constructor(
     sets: FeatureSets,
@@ -48,7 +51,6 @@ export class FactScreen {
       }
       this.offsets[i + 1] = at;
     }
-    // Tonight's weight of each fact, in an open-addressing table (facts are odd, so 0 marks an empty slot).
     let capacity = 16;
     while (capacity < 2 * total) capacity *= 2;
     this.tableKeys = new Uint32Array(capacity);
@@ -62,33 +64,29 @@ export class FactScreen {
     }
   }
 
-  /** Whether a guest with `guestFacts` (sorted, distinct: see factsOf) may pass the check with one of `partners`. */
+  /** Whether a guest with `guestFacts` (sorted, distinct: facts.ts, factsOf) may pass the check with one of `partners`. */
   passes(guestFacts: Uint32Array, partners: ArrayLike<number>): boolean {
     if (this.agreement <= 0 || guestFacts.length < this.minFacts) return true;
+    if (this.guestWeights.length < guestFacts.length) this.guestWeights = new Float64Array(2 * guestFacts.length);
+    const guestWeights = this.guestWeights;
+    let guestTotal = 0;
+    for (let g = 0; g < guestFacts.length; g++) guestTotal += guestWeights[g] = this.guestWeightOf(guestFacts[g]);
     for (let q = 0; q < partners.length; q++) {
       const i = partners[q];
       const start = this.offsets[i];
       const end = this.offsets[i + 1];
       if (end - start < this.minFacts) return true;
-      // One merge of two sorted lists: the shared weight, and the guest's facts that tonight's lacks.
+      // One merge of two sorted lists: the shared weight. A fact weighs the same in both articles.
       let shared = 0;
       let partnerTotal = 0;
-      let guestOnly = 0;
       let g = 0;
       for (let p = start; p < end; p++) {
         const fact = this.facts[p];
         partnerTotal += this.weights[p];
-        while (g < guestFacts.length && guestFacts[g] < fact) {
-          guestOnly += this.unseenWeightOf(guestFacts[g]);
-          g++;
-        }
-        if (g < guestFacts.length && guestFacts[g] === fact) {
-          shared += this.weights[p];
-          g++;
-        }
+        while (g < guestFacts.length && guestFacts[g] < fact) g++;
+        if (g < guestFacts.length && guestFacts[g] === fact) shared += guestWeights[g++];
       }
-      for (; g < guestFacts.length; g++) guestOnly += this.unseenWeightOf(guestFacts[g]);
-      const union = partnerTotal + guestOnly;
+      const union = partnerTotal + guestTotal - shared;
       // As the cluster stage decides (cluster.ts, factsDisagree): a pair whose facts agree this much is kept.
       // (Summed in another order than there: a hair of tolerance keeps a pair the cluster stage would keep.)
       if (union > 0 && shared / union >= this.agreement - 1e-9) return true;
@@ -96,8 +94,8 @@ export class FactScreen {
     return false;
   }
 
-  /** A guest fact that the partner lacks: weighed as tonight weighs it, or by `weightOf` if tonight lacks it. */
-  private unseenWeightOf(fact: number): number {
+  /** As tonight weighs the fact, or by `weightOf` if none of tonight's articles has it. */
+  private guestWeightOf(fact: number): number {
     const { tableKeys, tableMask } = this;
     let slot = mix32(fact) & tableMask;
     for (;;) {

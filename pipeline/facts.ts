@@ -22,6 +22,16 @@ export const asWording = (hash: number): number => (hash & ~1) >>> 0;
 
 const NON_ASCII = /[^\x00-\x7f]/;
 
+/** The facts among an article's features, in their order (sorted features give sorted facts). */
+export function factsOf(features: Uint32Array): Uint32Array {
+  let count = 0;
+  for (let p = 0; p < features.length; p++) if (isFact(features[p])) count++;
+  const facts = new Uint32Array(count);
+  let at = 0;
+  for (let p = 0; p < features.length; p++) if (isFact(features[p])) facts[at++] = features[p];
+  return facts;
+}
+
 /** The fact hashes of `text` (raw, not case folded), in order of appearance, repeats included. */
 export function factHashes(text: string): number[] {
   if (NON_ASCII.test(text)) text = text.normalize('NFKC');

@@ -13,7 +13,7 @@ import { existsSync } from 'node:fs';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import Database from 'better-sqlite3';
 import { doubled } from './typed-arrays.js';
-import { isFact } from './facts.js';
+import { factsOf } from './facts.js';
 import { DocumentFrequencies, EMPTY_BACKGROUND, type IdfBackground } from './weights.js';
 
 /** The schema this code reads and writes. Bump it with a migration in `migrate` when the tables change. */
@@ -233,7 +233,7 @@ export class SqliteArticleIndex implements ArticleIndex {
           const features = featuresOf(title, text);
           frequencies.addArticle(features);
           articles++;
-          const facts = features.filter(isFact);
+          const facts = factsOf(features);
           setFacts.run(Buffer.from(facts.buffer, facts.byteOffset, facts.byteLength), rowid);
           last = rowid;
         }

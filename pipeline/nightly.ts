@@ -28,7 +28,7 @@ import { AtomicLineWriter, writeFileAtomic } from './atomic-write.js';
 import { type IndexMatches, bandKeysOf, joinMatches } from './candidates.js';
 import { MIN_FACTS, clusterIdFor, describeClusters } from './cluster.js';
 import { FactScreen } from './fact-screen.js';
-import { isFact } from './facts.js';
+import { factsOf } from './facts.js';
 import { type PipelineOptions } from './options.js';
 import { progress, withProgress } from './progress.js';
 import { type Rejection, originOf } from './read-articles.js';
@@ -59,8 +59,8 @@ import {
 import { optimalBanding } from './lsh-params.js';
 import { Shingler } from './shingle.js';
 import { type MatchResult, articleFeatures } from './tasks.js';
-import { allocate } from './typed-arrays.js';
-import { type IdfBackground, backgroundCount, mergeCounts, plainIdf, smoothedIdf } from './weights.js';
+import { sharedCopy } from './typed-arrays.js';
+import { type IdfBackground, countOf, mergeCounts, plainIdf, smoothedIdf } from './weights.js';
 import { WorkerPool } from './worker-pool.js';
 
 export interface NightlyOptions {
@@ -198,7 +198,9 @@ async function runAgainst(index: ArticleIndex, inputs: string[], out: string, op
 
   // IDF is counted over every text indexed so far and tonight's new texts: not over the guests or the
   // articles sent again, which the index has counted already.
-  const background = sharedCopy(index.featureCounts());
+  const stored = index.featureCounts();
+  // In shared memory: the workers that weigh features read them without a copy each.
+  const background: IdfBackground = { articles: stored.articles, features: sharedCopy(stored.features), counts: sharedCopy(stored.counts) };
   const counted = Uint8Array.from(roles, (r) => (r === NEW || r === REPLACED ? 1 : 0));
   // Guests: indexed articles that share a band with one of tonight's new articles.
   const lookFor = counted.slice();
@@ -220,7 +222,9 @@ async function runAgainst(index: ArticleIndex, inputs: string[], out: string, op
     if (options.factAgreement > 0 && options.weighting !== 'none' && matched.includes(1)) {
       const first = await loadShingles(out);
       const idf = options.weighting === 'idf' ? plainIdf : smoothedIdf;
-      screen = new FactScreen(first.sets, tonight, MIN_FACTS, options.factAgreement, (fact) => idf(Math.max(1, backgroundCount(background, fact)), first.idfArticles));
+      // As the shingle stage weighs a fact none of tonight's articles has: by the index's count, as float32.
+      const weightOf = (fact: number) => Math.fround(idf(Math.max(1, countOf(background, fact)), first.idfArticles));
+      screen = new FactScreen(first.sets, tonight, MIN_FACTS, options.factAgreement, weightOf);
     }
     for (let j = 0; j < matchable.ids.length; j++) {
       if (matched[j] === 0 || tonightIds.has(matchable.ids[j])) continue;
@@ -328,12 +332,9 @@ async function matchInWorkers(
   const { bandCount, mainBands } = tonightKeys;
   const m = indexedKeys.length / bandCount;
   // In shared memory: every range reads them without a copy.
-  const tonight = allocate(Uint32Array, tonightKeys.keys.length, true);
-  tonight.set(tonightKeys.keys);
-  const looked = allocate(Uint8Array, lookFor.length, true);
-  looked.set(lookFor);
-  const indexed = allocate(Uint32Array, indexedKeys.length, true);
-  indexed.set(indexedKeys);
+  const tonight = sharedCopy(tonightKeys.keys);
+  const looked = sharedCopy(lookFor);
+  const indexed = sharedCopy(indexedKeys);
   const key = `${process.pid}:${++matchRuns}`;
   const ranges = Math.max(1, Math.min(Math.ceil(m / 50_000), 4 * Math.max(1, options.workers)));
   const pool = new WorkerPool(options.workers);
@@ -360,24 +361,6 @@ async function matchInWorkers(
 
 let matchRuns = 0;
 
-/** The facts among an article's features (sorted, so are they). */
-function factsOf(features: Uint32Array): Uint32Array {
-  let count = 0;
-  for (let p = 0; p < features.length; p++) if (isFact(features[p])) count++;
-  const facts = new Uint32Array(count);
-  let at = 0;
-  for (let p = 0; p < features.length; p++) if (isFact(features[p])) facts[at++] = features[p];
-  return facts;
-}
-
-/** The feature counts in shared memory: the workers that weigh features read them without a copy each. */
-function sharedCopy(counts: IdfBackground): IdfBackground {
-  const features = allocate(Uint32Array, counts.features.length, true);
-  const values = allocate(Uint32Array, counts.counts.length, true);
-  features.set(counts.features);
-  values.set(counts.counts);
-  return { articles: counts.articles, features, counts: values };
-}
 
 /** Tonight's band keys, and how many of each article's keys are the main signatures' (the rest: copy bands). */
 async function bandKeysIn(out: string, options: PipelineOptions) {

@@ -44,7 +44,7 @@ import { REPORT_CAPS, type ReportSource, type ReportSummary, buildReportPage, ca
 import { type ShingleOptions } from './shingle.js';
 import { type EngineName, createEngine } from './signature.js';
 import { TOTAL_SLOTS, articleTotals } from './similarity.js';
-import { allocate } from './typed-arrays.js';
+import { allocate, sharedCopy } from './typed-arrays.js';
 import { type ShingleResult, type SignResult, type VerifyResult, type WeighResult } from './tasks.js';
 import { type FeatureCounts, type IdfPopulation, type Weighting, idfArticles, joinParts, signatureWeightFloor, signatureWeights } from './weights.js';
 import { WorkerPool } from './worker-pool.js';
@@ -298,7 +298,7 @@ export function shingleStage(
       sets = { ...unweighted, weights };
       if (population !== undefined && weighed.every((result) => result.counts !== undefined)) {
         const counts = joinParts(weighed.map((result) => result.counts!));
-        const articles = population.counted.subarray(0, ids.length).reduce((sum, c) => sum + c, 0);
+        const articles = idfArticles(ids.length, population) - population.background.articles;
         await writeArtifact(workPath(out, COUNTED_FILE), 'feature counts', { articles }, { features: counts.features, counts: counts.counts });
       }
     } finally {
@@ -375,8 +375,7 @@ export function signatureStage(out: string, options: Pick<PipelineOptions, 'engi
     // Without a floor (no IDF to read frequencies off) the capped weights are computed here, once.
     let cappedWeights: Float32Array | undefined;
     if (weightFloor === undefined) {
-      cappedWeights = allocate(Float32Array, sets.values.length, true);
-      cappedWeights.set(signatureWeights(sets, options.signatureMaxDf, weighting, population));
+      cappedWeights = sharedCopy(signatureWeights(sets, options.signatureMaxDf, weighting, population));
     }
     const { k } = createEngine(options.engine, options.k, options.seed);
     const signatures = new Uint32Array(n * k);

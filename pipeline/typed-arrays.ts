@@ -15,3 +15,10 @@ export function allocate<T>(make: TypedArrayType<T>, length: number, shared = fa
   const bytes = make.BYTES_PER_ELEMENT * length;
   return new make((shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes)) as ArrayBuffer);
 }
+
+/** A copy of `array` in a SharedArrayBuffer, for worker threads to read without a copy each. */
+export function sharedCopy<T extends Uint8Array | Uint32Array | Float32Array | Float64Array>(array: T): T {
+  const copy = new (array.constructor as new (buffer: SharedArrayBuffer) => T)(new SharedArrayBuffer(array.byteLength));
+  copy.set(array as never);
+  return copy;
+}

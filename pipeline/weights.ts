@@ -73,8 +73,8 @@ export class DocumentFrequencies {
   addBackground(background: IdfBackground): void {
     invariant(!this.weighed, 'document frequencies are gone once weighed');
     const { table } = this;
-    for (let at = 0; at < table.length; at += 2) if (table[at] !== 0) table[at + 1] += backgroundCount(background, table[at]);
-    this.zeroCount += backgroundCount(background, 0);
+    for (let at = 0; at < table.length; at += 2) if (table[at] !== 0) table[at + 1] += countOf(background, table[at]);
+    this.zeroCount += countOf(background, 0);
   }
 
   count(key: number): number {
@@ -181,23 +181,21 @@ export function featureWeights(sets: Omit<FeatureSets, 'weights'>, weighting: We
  * Document frequencies counted before the batch: a nightly index's (see nightly.ts). `features` ascending,
  * `counts[i]` the number of articles that have features[i], out of `articles`.
  */
-export interface IdfBackground {
+export interface IdfBackground extends FeatureCounts {
   articles: number;
-  features: Uint32Array;
-  counts: Uint32Array;
 }
 
 export const EMPTY_BACKGROUND: IdfBackground = { articles: 0, features: new Uint32Array(0), counts: new Uint32Array(0) };
 
-/** The background's count of `feature` (0 if it has none), by binary search. */
-export function backgroundCount(background: IdfBackground, feature: number): number {
-  const { features } = background;
+/** The count of `feature` in `counts` (0 if it has none), by binary search. */
+export function countOf(counts: FeatureCounts, feature: number): number {
+  const { features } = counts;
   let lo = 0;
   let hi = features.length - 1;
   while (lo <= hi) {
     const mid = (lo + hi) >>> 1;
     const value = features[mid];
-    if (value === feature) return background.counts[mid];
+    if (value === feature) return counts.counts[mid];
     if (value < feature) lo = mid + 1;
     else hi = mid - 1;
   }
@@ -288,21 +286,6 @@ export function joinParts(parts: FeatureCounts[]): FeatureCounts {
     at += part.features.length;
   }
   return { features, counts };
-}
-
-/**
- * The background after `sets`' articles that `counted` marks are added to it: the frequencies a nightly
- * index keeps (nightly.ts).
- */
-export function addToBackground(background: IdfBackground, sets: Omit<FeatureSets, 'weights'>, counted: Uint8Array): IdfBackground {
-  const frequencies = new DocumentFrequencies();
-  let articles = 0;
-  for (let i = 0; i + 1 < sets.offsets.length; i++) {
-    if (counted[i] !== 1) continue;
-    articles++;
-    for (let p = sets.offsets[i]; p < sets.offsets[i + 1]; p++) frequencies.add(sets.values[p]);
-  }
-  return mergeCounts(background, frequencies.entries(), articles);
 }
 
 /** The background with `fresh` counts of `articles` more articles added (both ascending). */

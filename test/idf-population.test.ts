@@ -8,7 +8,17 @@ import { test } from 'node:test';
 import { FactScreen } from '../pipeline/fact-screen.js';
 import { FeatureSetsBuilder } from '../pipeline/feature-sets.js';
 import { isFact } from '../pipeline/facts.js';
-import { EMPTY_BACKGROUND, type IdfBackground, type Weighting, addToBackground, backgroundCount, joinParts, plainIdf, weighPart } from '../pipeline/weights.js';
+import {
+  DocumentFrequencies,
+  EMPTY_BACKGROUND,
+  type IdfBackground,
+  type Weighting,
+  countOf,
+  joinParts,
+  mergeCounts,
+  plainIdf,
+  weighPart,
+} from '../pipeline/weights.js';
 
 function random(seed: number): () => number {
   let state = seed >>> 0;
@@ -24,13 +34,25 @@ function randomSets(next: () => number, n: number, alphabet: number): Uint32Arra
   });
 }
 
+/** The background with the counts of `sets`' articles that `counted` marks added: what a night adds to its index. */
+function addToBackground(background: IdfBackground, sets: { offsets: Float64Array; values: Uint32Array }, counted: Uint8Array): IdfBackground {
+  const frequencies = new DocumentFrequencies();
+  let articles = 0;
+  for (let i = 0; i + 1 < sets.offsets.length; i++) {
+    if (counted[i] !== 1) continue;
+    articles++;
+    frequencies.addArticle(sets.values.subarray(sets.offsets[i], sets.offsets[i + 1]));
+  }
+  return mergeCounts(background, frequencies.entries(), articles);
+}
+
 function build(sets: Uint32Array[]) {
   const builder = new FeatureSetsBuilder();
   for (const s of sets) builder.add(s);
   return builder.buildUnweighted();
 }
 
-test('addToBackground counts each feature once per counted article, merged with what was counted before', () => {
+test('counts of counted articles merged into earlier counts: each feature once, counted once per article', () => {
   for (let round = 0; round < 30; round++) {
     const next = random(round + 1);
     const before = randomSets(next, 1 + (next() % 20), 2 + (next() % 30));
@@ -44,8 +66,8 @@ test('addToBackground counts each feature once per counted article, merged with 
     assert.deepEqual([...after.features], keys, `round ${round}: features ascending, each once`);
     assert.deepEqual([...after.counts], keys.map((k) => expected.get(k)), `round ${round}: counts`);
     assert.equal(after.articles, before.length + counted.reduce((a, b) => a + b, 0));
-    for (const k of keys) assert.equal(backgroundCount(after, k), expected.get(k));
-    assert.equal(backgroundCount(after, 12345678), expected.get(12345678) ?? 0);
+    for (const k of keys) assert.equal(countOf(after, k), expected.get(k));
+    assert.equal(countOf(after, 12345678), expected.get(12345678) ?? 0);
   }
 });
 
@@ -89,11 +111,11 @@ test('the fact screen keeps a guest exactly when its facts agree enough with one
     const weightOf = new Map<number, number>();
     sets.values.forEach((f, p) => weightOf.set(f, weights[p]));
     const unseen = (fact: number) => plainIdf(1 + (fact % 3), tonight.length);
+    const weight = (f: number) => weightOf.get(f) ?? unseen(f);
     const screen = new FactScreen({ ...sets, weights }, tonight.length, minFacts, agreement, unseen);
     for (let g = 0; g < 10; g++) {
       const guestFacts = randomSets(next, 1, 2 + (next() % 25))[0].filter(isFact);
       const partners = Uint32Array.from(new Set(Array.from({ length: 1 + (next() % 3) }, () => next() % tonight.length))).sort();
-      const weight = (f: number) => weightOf.get(f) ?? unseen(f);
       const keeps = [...partners].some((i) => {
         const partnerFacts = tonight[i].filter(isFact);
         if (guestFacts.length < minFacts || partnerFacts.length < minFacts) return true;
