@@ -105,9 +105,13 @@ export class DocumentFrequencies {
     }
     this.weighed = true;
     const zeroWeight = this.zeroCount > 0 ? weigh(this.zeroCount) : 0;
-    for (let p = 0; p < weights.length; p++) {
-      const key = sets.values[p];
-      if (partOf(key, parts) === part) weights[p] = key === 0 ? zeroWeight : asWeights[this.slotOf(key) + 1];
+    const { values, offsets } = sets;
+    for (let i = 0; i + 1 < offsets.length; i++) {
+      const end = partEnd(values, offsets[i], offsets[i + 1], part, parts);
+      for (let p = partStart(values, offsets[i], offsets[i + 1], part, parts); p < end; p++) {
+        const key = values[p];
+        weights[p] = key === 0 ? zeroWeight : asWeights[this.slotOf(key) + 1];
+      }
     }
     return weights;
   }
@@ -236,25 +240,21 @@ export function weighPart(
 ): FeatureCounts | undefined {
   invariant(weights.length === sets.values.length, 'one weight per feature');
   const { values, offsets } = sets;
+  const articles = offsets.length - 1;
   if (weighting === 'none') {
-    for (let p = 0; p < values.length; p++) if (partOf(values[p], parts) === part) weights[p] = 1;
+    for (let i = 0; i < articles; i++) weights.fill(1, partStart(values, offsets[i], offsets[i + 1], part, parts), partEnd(values, offsets[i], offsets[i + 1], part, parts));
     return undefined;
   }
   const frequencies = new DocumentFrequencies();
-  const articles = offsets.length - 1;
   let counted: FeatureCounts | undefined;
-  if (population === undefined) {
-    for (let p = 0; p < values.length; p++) if (partOf(values[p], parts) === part) frequencies.add(values[p]);
-  } else {
-    invariant(population.counted.length >= articles, 'a counted flag per article');
-    for (let i = 0; i < articles; i++) {
-      const counted = population.counted[i] === 1;
-      for (let p = offsets[i]; p < offsets[i + 1]; p++) {
-        if (partOf(values[p], parts) !== part) continue;
-        if (counted) frequencies.add(values[p]);
-        else frequencies.include(values[p]);
-      }
-    }
+  if (population !== undefined) invariant(population.counted.length >= articles, 'a counted flag per article');
+  for (let i = 0; i < articles; i++) {
+    const end = partEnd(values, offsets[i], offsets[i + 1], part, parts);
+    const start = partStart(values, offsets[i], offsets[i + 1], part, parts);
+    if (population === undefined || population.counted[i] === 1) for (let p = start; p < end; p++) frequencies.add(values[p]);
+    else for (let p = start; p < end; p++) frequencies.include(values[p]);
+  }
+  if (population !== undefined) {
     // What the counted articles add to the background, for the index to keep (nightly.ts).
     counted = frequencies.entries(true);
     frequencies.addBackground(population.background);
@@ -318,6 +318,28 @@ export function mergeCounts(background: IdfBackground, fresh: FeatureCounts, art
  */
 function partOf(key: number, parts: number): number {
   return ((key >>> 16) * parts) >>> 16;
+}
+
+/**
+ * Where part `part`'s features begin in values[from .. to), one article's features ascending: partOf grows
+ * with the key, so a part is a run of each article, found by binary search. Each worker then reads only its
+ * own part of every article instead of testing every feature of the batch (half the visits with 2 workers).
+ */
+function partStart(values: Uint32Array, from: number, to: number, part: number, parts: number): number {
+  if (part === 0) return from;
+  let lo = from;
+  let hi = to;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (partOf(values[mid], parts) < part) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Where part `part`'s features end in values[from .. to): where part + 1's begin. */
+function partEnd(values: Uint32Array, from: number, to: number, part: number, parts: number): number {
+  return part + 1 === parts ? to : partStart(values, from, to, part + 1, parts);
 }
 
 /**

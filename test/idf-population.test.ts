@@ -14,6 +14,7 @@ import {
   type IdfBackground,
   type Weighting,
   countOf,
+  featureWeights,
   joinParts,
   mergeCounts,
   plainIdf,
@@ -129,6 +130,24 @@ test('the fact screen keeps a guest exactly when its facts agree enough with one
         return shared / total >= agreement;
       });
       assert.equal(screen.passes(guestFacts, partners), keeps, `round ${round} guest ${g}`);
+    }
+  }
+});
+
+test('weights split over parts of the hash space equal one part, each part reading only its run of every article', () => {
+  for (let round = 0; round < 20; round++) {
+    const next = random(round + 101);
+    // Features over the whole 32-bit range, so that every part has some and an article can lack a part.
+    const batch = build(
+      Array.from({ length: 1 + (next() % 40) }, () => Uint32Array.from(new Set(Array.from({ length: next() % 30 }, () => next() % 64 << 26 | (next() & 1)))).sort()),
+    );
+    for (const weighting of ['idf', 'smooth-idf', 'none'] as Weighting[]) {
+      const whole = featureWeights(batch, weighting);
+      for (const parts of [2, 3, 5]) {
+        const weights = new Float32Array(batch.values.length).fill(-1);
+        for (let part = 0; part < parts; part++) weighPart(batch, weighting, weights, part, parts);
+        assert.deepEqual(weights, whole, `${weighting} round ${round} parts ${parts}`);
+      }
     }
   }
 });
