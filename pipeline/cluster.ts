@@ -102,10 +102,13 @@ export function clusterArticles(
   return clusterVerified(keys, features, verifyPairs(features, signatures, k, candidates, options), options);
 }
 
-/** Clusters already verified pairs (verification may have run in parallel, see stages.ts). */
-export function clusterVerified(keys: ArticleKeys, features: FeatureSets, pairs: VerifiedPairs, options: ClusterOptions): Clustering {
+/**
+ * Clusters already verified pairs (verification may have run in parallel, see stages.ts). `facts`: the facts
+ * of `features` alone, when the caller has them (see pairScorer).
+ */
+export function clusterVerified(keys: ArticleKeys, features: FeatureSets, pairs: VerifiedPairs, options: ClusterOptions, facts?: FeatureSets): Clustering {
   const n = keys.ids.length;
-  const root = linkGroups(keys, pairs, n, options, pairScorer(features, options));
+  const root = linkGroups(keys, pairs, n, options, pairScorer(features, options, facts));
   return describeClusters(keys, pairs, root);
 }
 
@@ -119,11 +122,25 @@ export const REJECTED_BY_FACTS = HISTOGRAM_BINS;
 export const REJECTED_BY_SCREENS = HISTOGRAM_BINS + 1;
 export const HISTOGRAM_SLOTS = HISTOGRAM_BINS + 2;
 
-/** Scores any two articles as verification scores a candidate pair (pairScore over their exact similarity). */
-export function pairScorer(features: FeatureSets, options: Pick<ClusterOptions, 'measure' | 'factAgreement'>): (i: number, j: number) => number {
+/**
+ * Scores any two articles as verification scores a candidate pair (pairScore over their exact similarity).
+ * Facts first, as in verifyPairs: most pairs the linkage checks are other stories, which the few dozen facts
+ * reject (score 0) without merging the hundreds of wording features. The fact slots of a merge over the facts
+ * alone are those of the whole merge, so the score is the same.
+ */
+export function pairScorer(
+  features: FeatureSets,
+  options: Pick<ClusterOptions, 'measure' | 'factAgreement'>,
+  /** The facts of `features` alone (`selectFeatures(features, isFact)`), when the caller has them. */
+  facts: FeatureSets = selectFeatures(features, isFact),
+): (i: number, j: number) => number {
   const { offsets, values, weights } = features;
   const exact = new Float64Array(SIMILARITY_SLOTS);
   return (i, j) => {
+    if (options.factAgreement > 0) {
+      rangeSimilarity(facts.values, facts.weights, facts.offsets[i], facts.offsets[i + 1], facts.values, facts.weights, facts.offsets[j], facts.offsets[j + 1], exact);
+      if (factsDisagree(exact, options.factAgreement)) return 0;
+    }
     rangeSimilarity(values, weights, offsets[i], offsets[i + 1], values, weights, offsets[j], offsets[j + 1], exact);
     return pairScore(exact, options);
   };

@@ -519,7 +519,7 @@ export function clusterStage(
       shown.done();
       await pool.close();
     }
-    const clustering = clusterVerified(keys, sets, concatPairs(verified), clusterOptions);
+    const clustering = clusterVerified(keys, sets, concatPairs(verified), clusterOptions, facts);
     await writeClustering(out, clustering, clusterOptions);
     await writeFileAtomic(workPath(out, SIMILARITIES_FILE), JSON.stringify(similarityHistogramOf(histogram, clusterOptions)) + '\n');
     const multi = clustering.clusters.filter((c) => c.members.length > 1);
