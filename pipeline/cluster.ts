@@ -99,7 +99,8 @@ export function clusterArticles(
 ): Clustering {
   const n = keys.ids.length;
   invariant(signatures.length === n * k, 'one signature per article');
-  return clusterVerified(keys, features, verifyPairs(features, signatures, k, candidates, options), options);
+  const facts = selectFeatures(features, isFact);
+  return clusterVerified(keys, features, verifyPairs(features, signatures, k, candidates, options, articleTotals(features), facts), options, facts);
 }
 
 /**
@@ -124,20 +125,21 @@ export const HISTOGRAM_SLOTS = HISTOGRAM_BINS + 2;
 
 /**
  * Scores any two articles as verification scores a candidate pair (pairScore over their exact similarity).
- * Facts first, as in verifyPairs: most pairs the linkage checks are other stories, which the few dozen facts
- * reject (score 0) without merging the hundreds of wording features. The fact slots of a merge over the facts
- * alone are those of the whole merge, so the score is the same.
+ * Given `facts`, facts first, as in verifyPairs: most pairs the linkage checks are other stories, which the
+ * few dozen facts reject (score 0) without merging the hundreds of wording features. The fact slots of a merge
+ * over the facts alone are those of the whole merge, so the score is the same. The report, which scores
+ * members of one story, gives none: selecting every article's facts would cost more than it saves there.
  */
 export function pairScorer(
   features: FeatureSets,
   options: Pick<ClusterOptions, 'measure' | 'factAgreement'>,
   /** The facts of `features` alone (`selectFeatures(features, isFact)`), when the caller has them. */
-  facts: FeatureSets = selectFeatures(features, isFact),
+  facts?: FeatureSets,
 ): (i: number, j: number) => number {
   const { offsets, values, weights } = features;
   const exact = new Float64Array(SIMILARITY_SLOTS);
   return (i, j) => {
-    if (options.factAgreement > 0) {
+    if (facts && options.factAgreement > 0) {
       rangeSimilarity(facts.values, facts.weights, facts.offsets[i], facts.offsets[i + 1], facts.values, facts.weights, facts.offsets[j], facts.offsets[j + 1], exact);
       if (factsDisagree(exact, options.factAgreement)) return 0;
     }

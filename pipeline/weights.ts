@@ -85,16 +85,11 @@ export class DocumentFrequencies {
   }
 
   /**
-   * The weight of every feature occurrence of `sets` by `weigh(df)`, computed once per distinct feature (a
-   * feature recurs in many articles; the logarithm is the costly part). Ends the table's use for counting.
+   * The weight by `weigh(df)` of every feature occurrence values[p] in the runs of `runs` (see partRuns),
+   * computed once per distinct feature (a feature recurs in many articles; the logarithm is the costly part).
+   * Ends the table's use for counting.
    */
-  weigh(
-    sets: Omit<FeatureSets, 'weights'>,
-    weigh: (documentFrequency: number) => number,
-    weights: Float32Array<ArrayBufferLike> = new Float32Array(sets.values.length),
-    part = 0,
-    parts = 1,
-  ): Float32Array<ArrayBufferLike> {
+  weigh(values: Uint32Array, runs: Float64Array, weigh: (documentFrequency: number) => number, weights: Float32Array<ArrayBufferLike>): Float32Array<ArrayBufferLike> {
     // Each slot's count is replaced by its weight in the same four bytes: the table is hundreds of megabytes
     // at a million articles.
     const { table } = this;
@@ -105,10 +100,8 @@ export class DocumentFrequencies {
     }
     this.weighed = true;
     const zeroWeight = this.zeroCount > 0 ? weigh(this.zeroCount) : 0;
-    const { values, offsets } = sets;
-    for (let i = 0; i + 1 < offsets.length; i++) {
-      const end = partEnd(values, offsets[i], offsets[i + 1], part, parts);
-      for (let p = partStart(values, offsets[i], offsets[i + 1], part, parts); p < end; p++) {
+    for (let r = 0; r < runs.length; r += 2) {
+      for (let p = runs[r]; p < runs[r + 1]; p++) {
         const key = values[p];
         weights[p] = key === 0 ? zeroWeight : asWeights[this.slotOf(key) + 1];
       }
@@ -241,16 +234,17 @@ export function weighPart(
   invariant(weights.length === sets.values.length, 'one weight per feature');
   const { values, offsets } = sets;
   const articles = offsets.length - 1;
+  const runs = partRuns(sets, part, parts);
   if (weighting === 'none') {
-    for (let i = 0; i < articles; i++) weights.fill(1, partStart(values, offsets[i], offsets[i + 1], part, parts), partEnd(values, offsets[i], offsets[i + 1], part, parts));
+    for (let r = 0; r < runs.length; r += 2) weights.fill(1, runs[r], runs[r + 1]);
     return undefined;
   }
   const frequencies = new DocumentFrequencies();
   let counted: FeatureCounts | undefined;
   if (population !== undefined) invariant(population.counted.length >= articles, 'a counted flag per article');
   for (let i = 0; i < articles; i++) {
-    const end = partEnd(values, offsets[i], offsets[i + 1], part, parts);
-    const start = partStart(values, offsets[i], offsets[i + 1], part, parts);
+    const start = runs[2 * i];
+    const end = runs[2 * i + 1];
     if (population === undefined || population.counted[i] === 1) for (let p = start; p < end; p++) frequencies.add(values[p]);
     else for (let p = start; p < end; p++) frequencies.include(values[p]);
   }
@@ -261,7 +255,7 @@ export function weighPart(
   }
   const n = idfArticles(articles, population);
   const idf = weighting === 'idf' ? plainIdf : smoothedIdf;
-  frequencies.weigh(sets, (df) => idf(df, n), weights, part, parts);
+  frequencies.weigh(values, runs, (df) => idf(df, n), weights);
   return counted;
 }
 
@@ -321,10 +315,22 @@ function partOf(key: number, parts: number): number {
 }
 
 /**
- * Where part `part`'s features begin in values[from .. to), one article's features ascending: partOf grows
- * with the key, so a part is a run of each article, found by binary search. Each worker then reads only its
- * own part of every article instead of testing every feature of the batch (half the visits with 2 workers).
+ * Each article's run of part `part`: [start, end) into sets.values, two numbers per article. An article's
+ * features are ascending and partOf grows with the key, so a part is one run of each article, found by binary
+ * search. Each worker then reads only its own part of every article instead of testing every feature of the
+ * batch (half the visits with 2 workers), and finds the runs once for counting and weighing both.
  */
+function partRuns(sets: Omit<FeatureSets, 'weights'>, part: number, parts: number): Float64Array {
+  const { values, offsets } = sets;
+  const runs = new Float64Array(2 * (offsets.length - 1));
+  for (let i = 0; i + 1 < offsets.length; i++) {
+    runs[2 * i] = partStart(values, offsets[i], offsets[i + 1], part, parts);
+    runs[2 * i + 1] = part + 1 === parts ? offsets[i + 1] : partStart(values, offsets[i], offsets[i + 1], part + 1, parts);
+  }
+  return runs;
+}
+
+/** Where part `part`'s features begin in values[from .. to), one article's features ascending. */
 function partStart(values: Uint32Array, from: number, to: number, part: number, parts: number): number {
   if (part === 0) return from;
   let lo = from;
@@ -335,11 +341,6 @@ function partStart(values: Uint32Array, from: number, to: number, part: number, 
     else hi = mid;
   }
   return lo;
-}
-
-/** Where part `part`'s features end in values[from .. to): where part + 1's begin. */
-function partEnd(values: Uint32Array, from: number, to: number, part: number, parts: number): number {
-  return part + 1 === parts ? to : partStart(values, from, to, part + 1, parts);
 }
 
 /**
