@@ -6,6 +6,7 @@
  */
 import { type FileHandle, open } from 'node:fs/promises';
 import { writeFileAtomic } from './atomic-write.js';
+import invariant from 'tiny-invariant';
 import { InputError } from './errors.js';
 
 const MAGIC = 'NEARDUP1';
@@ -59,6 +60,35 @@ const READ_CHUNK = 1 << 30;
  * single buffer over the 4 GiB a typed array can view. `only`: the names of the arrays to read (default all).
  */
 export async function readArtifact<Meta>(path: string, kind: string, producedBy: string, shared = false, only?: readonly string[]): Promise<Artifact<Meta>> {
+  const artifact = await openArtifact<Meta>(path, kind, producedBy);
+  try {
+    const arrays: Record<string, StoredArray> = {};
+    for (const name of artifact.names) {
+      if (only === undefined || only.includes(name)) arrays[name] = await artifact.read(name, shared);
+    }
+    return { meta: artifact.meta, arrays };
+  } finally {
+    await artifact.close();
+  }
+}
+
+/** An artifact file opened for reading its arrays whole or in part (see openArtifact). */
+export interface OpenArtifact<Meta> {
+  meta: Meta;
+  /** The names of its arrays, in file order. */
+  names: string[];
+  /** The whole array `name`, in a buffer of its own (a SharedArrayBuffer with `shared`). */
+  read(name: string, shared?: boolean): Promise<StoredArray>;
+  /**
+   * Elements [from, to) of array `name`, into a new array: for a reader that needs a few articles of a file
+   * of gigabytes (each fresh gigabyte of memory costs about a second of page faults on a shared machine).
+   */
+  readRange(name: string, from: number, to: number): Promise<StoredArray>;
+  close(): Promise<void>;
+}
+
+/** Opens an artifact written by `writeArtifact` and reads its header; says which stage to run when it is missing or foreign. */
+export async function openArtifact<Meta>(path: string, kind: string, producedBy: string): Promise<OpenArtifact<Meta>> {
   let file: FileHandle;
   try {
     file = await open(path, 'r');
@@ -82,18 +112,30 @@ export async function readArtifact<Meta>(path: string, kind: string, producedBy:
     const header = JSON.parse(headerBytes.toString('utf8')) as { kind: string; meta: Meta; arrays: ArrayEntry[] };
     if (header.kind !== kind) throw new Error(`${path} holds ${header.kind}, not ${kind}; run \`neardup ${producedBy}\` again`);
     const dataStart = align8(MAGIC.length + 4 + headerLength);
-    const arrays: Record<string, StoredArray> = {};
-    for (const entry of header.arrays) {
-      if (only !== undefined && !only.includes(entry.name)) continue;
+    const entryOf = (name: string): ArrayEntry => {
+      const entry = header.arrays.find((e) => e.name === name);
+      if (entry === undefined) throw new Error(`${path} has no array "${name}"; run \`neardup ${producedBy}\` again`);
+      return entry;
+    };
+    const readElements = async (name: string, from: number, to: number, shared: boolean): Promise<StoredArray> => {
+      const entry = entryOf(name);
+      invariant(Number.isInteger(from) && Number.isInteger(to) && 0 <= from && from <= to && to <= entry.length, `elements ${from}..${to} of ${name}`);
       const type = ARRAY_TYPES[entry.type];
-      const bytes = entry.length * type.BYTES_PER_ELEMENT;
+      const bytes = (to - from) * type.BYTES_PER_ELEMENT;
       const buffer = shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
-      await readExactly(file, new Uint8Array(buffer), dataStart + entry.offset, path, producedBy);
-      arrays[entry.name] = new type(buffer as ArrayBuffer);
-    }
-    return { meta: header.meta, arrays };
-  } finally {
+      await readExactly(file, new Uint8Array(buffer), dataStart + entry.offset + from * type.BYTES_PER_ELEMENT, path, producedBy);
+      return new type(buffer as ArrayBuffer);
+    };
+    return {
+      meta: header.meta,
+      names: header.arrays.map((e) => e.name),
+      read: async (name, shared = false) => readElements(name, 0, entryOf(name).length, shared),
+      readRange: (name, from, to) => readElements(name, from, to, false),
+      close: () => file.close(),
+    };
+  } catch (error) {
     await file.close();
+    throw error;
   }
 }
 

@@ -8,8 +8,7 @@
  * embedded is capped (REPORT_CAPS) and the page says when a cap was hit.
  */
 import { createHash } from 'node:crypto';
-import { type ClusterOptions, pairScorer } from './cluster.js';
-import type { FeatureSets } from './feature-sets.js';
+import { type ClusterOptions } from './cluster.js';
 import { stopwordSet } from './shingle.js';
 import { type WordIndex, indexWords, sharedSpans } from './shared-passages.js';
 import type { SimilarityHistogram, StoredArticle } from './stages.js';
@@ -68,10 +67,11 @@ export interface ReportSelection {
 }
 
 /**
- * Chooses what the page embeds. The similarities to the representatives are computed here, from the
- * articles' features, so that the features can be dropped before the pass over the articles.
+ * Chooses what the page embeds: the listed stories, their members, and the articles whose texts are
+ * collected (`wanted`). The similarities to the representatives come after (withSimilarities), from the
+ * features of the collected articles alone: at a million articles the features of all take gigabytes.
  */
-export function selectForReport(source: ReportSource, features: FeatureSets, caps: ReportCaps = REPORT_CAPS): ReportSelection {
+export function selectForReport(source: ReportSource, caps: ReportCaps = REPORT_CAPS): ReportSelection {
   const { size, clusterOf, founders } = source;
   // An indexed article that came as a guest and joined nothing is no story of tonight's.
   const tonight = new Uint8Array(size.length);
@@ -87,20 +87,27 @@ export function selectForReport(source: ReportSource, features: FeatureSets, cap
     if (at >= 0 && i !== founders[clusterOf[i]] && members[at].length < caps.membersPerStory) members[at].push(i);
   }
   const wanted = new Uint8Array(source.ids.length);
-  const similarities: number[][] = [];
-  const score = pairScorer(features, source.options);
-  const similarity = (i: number, j: number) => Number(score(i, j).toFixed(4));
   let collected = 0;
   for (let at = 0; at < listed.length; at++) {
-    const founder = founders[listed[at]];
-    wanted[founder] = 1;
-    similarities.push([]);
+    wanted[founders[listed[at]]] = 1;
     if (collected + members[at].length > caps.collectedArticles) continue;
     collected += members[at].length;
     for (const i of members[at]) wanted[i] = 2;
-    similarities[at] = members[at].map((i) => (i === founder ? 1 : similarity(founder, i)));
   }
-  return { stories, listed, members, similarities, wanted };
+  return { stories, listed, members, similarities: members.map(() => []), wanted };
+}
+
+/**
+ * The selection with each collected story's similarities to its representative, by `score` (pairScorer
+ * over at least the collected articles: those `wanted` marks 2).
+ */
+export function withSimilarities(selection: ReportSelection, founders: Uint32Array, score: (i: number, j: number) => number): ReportSelection {
+  const similarities = selection.members.map((members, at) => {
+    const founder = founders[selection.listed[at]];
+    if (!members.every((i) => selection.wanted[i] === 2)) return [];
+    return members.map((i) => (i === founder ? 1 : Number(score(founder, i).toFixed(4))));
+  });
+  return { ...selection, similarities };
 }
 
 /** A sentence for each cap the page hit, shown above the list: the page never hides that it is partial. */

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { performance } from 'node:perf_hooks';
 import invariant from 'tiny-invariant';
-import { readArtifact, writeArtifact } from './artifact.js';
+import { openArtifact, readArtifact, writeArtifact } from './artifact.js';
 import { AtomicLineWriter, writeFileAtomic } from './atomic-write.js';
 import { type BandedSignatures, findCandidatesIn } from './candidates.js';
 import {
@@ -30,6 +30,7 @@ import {
   type VerifiedPairs,
   clusterVerified,
   concatPairs,
+  pairScorer,
 } from './cluster.js';
 import { type FeatureSets, FeatureSetsBuilder, selectFeatures } from './feature-sets.js';
 import { isFact } from './facts.js';
@@ -40,7 +41,7 @@ import { type Rejection, originOf, readArticles } from './read-articles.js';
 import { InputError } from './errors.js';
 import { publishReports } from './publish.js';
 import { type ShownArticle, clusterFigures, writeNightlyReports, writeRejected, writeReports } from './report.js';
-import { REPORT_CAPS, type ReportSource, type ReportSummary, buildReportPage, capNotes, renderReportHtml, selectForReport } from './report-html.js';
+import { REPORT_CAPS, type ReportSource, type ReportSummary, buildReportPage, capNotes, renderReportHtml, selectForReport, withSimilarities } from './report-html.js';
 import { type ShingleOptions } from './shingle.js';
 import { type EngineName, createEngine } from './signature.js';
 import { TOTAL_SLOTS, articleTotals } from './similarity.js';
@@ -613,23 +614,22 @@ export interface LoadedClustering {
   pairs: VerifiedPairs;
   /** Present after a nightly run. */
   nightly?: NightlyReport;
-  /** The articles' features and the options they were shingled with (the HTML report compares articles). */
-  features: FeatureSets;
+  /** The options the articles were shingled with (the HTML report marks the words two articles share). */
   shingleOptions: ShingleOptions;
 }
 
+/** The clustering of work/clusters.bin, with the articles' ids and times (not their features: see loadFeaturesOf). */
 export async function loadClustering(out: string): Promise<LoadedClustering> {
-  const [{ keys, sets, options: shingleOptions }, { meta, arrays }, nightly] = await allInOrder([
-    loadShingles(out),
+  const [shingles, { meta, arrays }, nightly] = await allInOrder([
+    readArtifact<ShingleMeta>(workPath(out, 'shingles.bin'), 'shingles', 'shingle', false, ['publishedMs']),
     readArtifact<ClusterMeta>(workPath(out, 'clusters.bin'), 'clusters', 'cluster'),
     readWorkJsonIfPresent<NightlyReport>(out, NIGHTLY_FILE),
   ]);
   return {
     ...(nightly === undefined ? {} : { nightly }),
-    ids: keys.ids,
-    publishedMs: keys.publishedMs,
-    features: sets,
-    shingleOptions,
+    ids: shingles.meta.ids,
+    publishedMs: shingles.arrays.publishedMs as Float64Array,
+    shingleOptions: shingles.meta.options,
     options: meta.options,
     clusterIds: meta.clusterIds,
     clusterOf: arrays.clusterOf as Uint32Array,
@@ -649,6 +649,41 @@ export async function loadClustering(out: string): Promise<LoadedClustering> {
   };
 }
 
+/**
+ * The features of the articles `wanted` marks (non-zero), read from work/shingles.bin without the others':
+ * feature sets over those articles alone, article i at `at[i]` (-1 when not read).
+ */
+export async function loadFeaturesOf(out: string, wanted: ArrayLike<number>): Promise<{ sets: FeatureSets; at: Int32Array }> {
+  const file = await openArtifact<ShingleMeta>(workPath(out, 'shingles.bin'), 'shingles', 'shingle');
+  try {
+    const offsets = (await file.read('offsets')) as Float64Array;
+    invariant(offsets.length === wanted.length + 1, 'work/shingles.bin describes the clustered articles');
+    const at = new Int32Array(wanted.length).fill(-1);
+    // Runs of consecutive wanted articles, one read each.
+    const runs: number[] = [];
+    let count = 0;
+    for (let i = 0; i < wanted.length; i++) {
+      if (!wanted[i]) continue;
+      at[i] = count++;
+      if (runs.length > 0 && runs[runs.length - 1] === i) runs[runs.length - 1] = i + 1;
+      else runs.push(i, i + 1);
+    }
+    const subsetOffsets = new Float64Array(count + 1);
+    for (let i = 0; i < wanted.length; i++) if (at[i] >= 0) subsetOffsets[at[i] + 1] = subsetOffsets[at[i]] + offsets[i + 1] - offsets[i];
+    const values = new Uint32Array(subsetOffsets[count]);
+    const weights = new Float32Array(subsetOffsets[count]);
+    for (let r = 0; r < runs.length; r += 2) {
+      const [from, to] = [offsets[runs[r]], offsets[runs[r + 1]]];
+      const into = subsetOffsets[at[runs[r]]];
+      values.set((await file.readRange('values', from, to)) as Uint32Array, into);
+      weights.set((await file.readRange('weights', from, to)) as Float32Array, into);
+    }
+    return { sets: { offsets: subsetOffsets, values, weights }, at };
+  } finally {
+    await file.close();
+  }
+}
+
 /** `items`, advancing `shown` by one for each. */
 async function* counted<T>(items: AsyncIterable<T>, shown: Progress): AsyncGenerator<T> {
   for await (const item of items) {
@@ -660,8 +695,7 @@ async function* counted<T>(items: AsyncIterable<T>, shown: Progress): AsyncGener
 export function reportStage(out: string): Promise<StageStats> {
   return timed(out, 'report', {}, async () => {
     const start = performance.now();
-    // The features serve the HTML report's similarities alone: dropped before the pass over the articles.
-    const { features, ...clustering } = await loadClustering(out);
+    const clustering = await loadClustering(out);
     const figures = clusterFigures(clustering);
     const source: ReportSource = {
       ...clustering,
@@ -670,7 +704,14 @@ export function reportStage(out: string): Promise<StageStats> {
       stopwords: clustering.shingleOptions.stopwords,
       minWordLength: clustering.shingleOptions.minWordLength,
     };
-    const selection = selectForReport(source, features);
+    // Similarities for the page from the features of the articles it shows alone, dropped before the pass
+    // over the articles.
+    let selection = selectForReport(source);
+    {
+      const { sets, at } = await loadFeaturesOf(out, selection.wanted.map((w) => (w === 2 ? 1 : 0)));
+      const score = pairScorer(sets, clustering.options);
+      selection = withSimilarities(selection, clustering.founders, (i, j) => score(at[i], at[j]));
+    }
     const shown = new Map<number, ShownArticle>();
     // All reports go into one new folder, made OUT's reports in one step (publish.ts).
     return publishReports(out, REPORT_FILES, async (folder) => {
@@ -678,7 +719,7 @@ export function reportStage(out: string): Promise<StageStats> {
       const shownProgress = progress('report', 'articles', clustering.ids.length);
       let written: Awaited<ReturnType<typeof writeReports>>;
       try {
-        written = await writeReports(folder, clustering, counted(readStoredArticles(out), shownProgress), figures, collect);
+        written = await writeReports(folder, clustering, counted(readWorkLines(out), shownProgress), figures, collect);
       } finally {
         shownProgress.done();
       }

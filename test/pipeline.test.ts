@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'csv-parse/sync';
-import { readArtifact, writeArtifact } from '../pipeline/artifact.js';
+import { openArtifact, readArtifact, writeArtifact } from '../pipeline/artifact.js';
 import { writeAll } from '../pipeline/atomic-write.js';
 import { DEFAULT_OPTIONS, type PipelineOptions } from '../pipeline/options.js';
-import { clusterStage, readStage, reportStage, runPipeline } from '../pipeline/stages.js';
+import { clusterStage, loadFeaturesOf, loadShingles, readStage, reportStage, runPipeline } from '../pipeline/stages.js';
 
 const SEEDS = fileURLToPath(new URL('../../seeds', import.meta.url));
 const scratchDirs: string[] = [];
@@ -113,10 +113,36 @@ test('reports: every file written, consistent with each other, byte-identical on
   assert.deepEqual(feed.map((a) => a.id.slice(0, 3)), ['000', '003', '004']);
   assert.equal(feed[0].cluster_size, 3);
   assert.equal(feed[0].cluster_id, cluster.cluster_id);
+  // Each line is the stored article without its origin, plus its cluster, field for field and byte for byte.
+  const stored = new Map((await readFile(join(out, 'work', 'articles.jsonl'), 'utf8')).trim().split('\n').map((l) => {
+    const { origin, ...fields } = JSON.parse(l) as { id: string; origin: string };
+    assert.match(origin, /seeds/);
+    return [fields.id, fields];
+  }));
+  const feedLines = (await readFile(join(out, 'deduplicated.jsonl'), 'utf8')).trim().split('\n');
+  feed.forEach((a, at) => {
+    assert.equal(feedLines[at], JSON.stringify({ ...stored.get(a.id), cluster_id: a.cluster_id, cluster_size: a.cluster_size }));
+  });
   const run = JSON.parse(await readFile(join(out, 'run.json'), 'utf8'));
   assert.deepEqual(Object.keys(run.stages), ['candidates', 'cluster', 'read', 'shingle', 'sign', 'report']);
   assert.equal(run.stages.read.articles, 5);
   assert.ok(!(await readdir(out)).some((f) => f.includes('.tmp-')), 'no temporary files left behind');
+});
+
+test('the report reads the features of the articles it shows alone, as they are in work/shingles.bin', async () => {
+  const out = await scratch();
+  await runPipeline([SEEDS], out, DEFAULT_OPTIONS);
+  const { sets } = await loadShingles(out);
+  const wanted = [1, 0, 1, 1, 0];
+  const { sets: some, at } = await loadFeaturesOf(out, wanted);
+  assert.deepEqual([...at], [0, -1, 1, 2, -1]);
+  for (const i of [0, 2, 3]) {
+    const [from, to] = [sets.offsets[i], sets.offsets[i + 1]];
+    assert.ok(to > from);
+    assert.deepEqual([...some.values.subarray(some.offsets[at[i]], some.offsets[at[i] + 1])], [...sets.values.subarray(from, to)]);
+    assert.deepEqual([...some.weights.subarray(some.offsets[at[i]], some.offsets[at[i] + 1])], [...sets.weights.subarray(from, to)]);
+  }
+  assert.equal(some.values.length, sets.offsets[1] - sets.offsets[0] + sets.offsets[4] - sets.offsets[2]);
 });
 
 test('a late stage re-runs alone on the earlier stages\' files', async () => {
@@ -188,6 +214,16 @@ test('work files: arrays come back as written; a missing, foreign or truncated f
       assert.deepEqual([...arrays.weights], [...weights]);
       assert.equal(arrays.empty.length, 0);
       assert.equal(arrays.values.buffer instanceof SharedArrayBuffer, shared);
+    }
+    const opened = await openArtifact(path, 'things', 'make');
+    try {
+      assert.deepEqual([...(await opened.readRange('values', 1, 4))], [2, 3, 0xffffffff]);
+      assert.deepEqual([...(await opened.readRange('weights', 1, 2))], [1.5]);
+      assert.equal((await opened.readRange('values', 2, 2)).length, 0);
+      await assert.rejects(opened.readRange('values', 3, 5), /elements 3\.\.5 of values/);
+      await assert.rejects(opened.read('nothing'), /has no array "nothing"/);
+    } finally {
+      await opened.close();
     }
     await assert.rejects(readArtifact(join(dir, 'none.bin'), 'things', 'make'), /does not exist: run `neardup make`/);
     await assert.rejects(readArtifact(path, 'other', 'make'), /holds things, not other; run `neardup make`/);

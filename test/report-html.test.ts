@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DEFAULT_OPTIONS } from '../pipeline/options.js';
-import { type ReportSource, buildReportPage, capNotes, embedJson, histogramSvg, renderReportHtml, selectForReport } from '../pipeline/report-html.js';
+import { type ReportSource, buildReportPage, capNotes, embedJson, histogramSvg, renderReportHtml, selectForReport, withSimilarities } from '../pipeline/report-html.js';
 import { indexWords, sharedSpans } from '../pipeline/shared-passages.js';
 import { stopwordSet } from '../pipeline/shingle.js';
 
@@ -29,9 +29,6 @@ test('shared passages: scripts without letter case (Urdu) and compatibility form
   // Full-width letters fold to their plain forms, as the shingle stage folds them.
   assert.deepEqual(spansOf('ＫＡＬＵＧＡ drones', 'kaluga drones'), ['passage:ＫＡＬＵＧＡ drones']);
 });
-
-/** Articles without features: every similarity is 0. */
-const noFeatures = (n: number) => ({ offsets: new Float64Array(n + 1), values: new Uint32Array(0), weights: new Float32Array(0) });
 
 /** A clustering of `sizes.length` clusters of the given sizes, articles numbered cluster by cluster. */
 function fakeSource(sizes: number[]): ReportSource {
@@ -62,7 +59,7 @@ function fakeSource(sizes: number[]): ReportSource {
 test('caps: the list keeps the largest stories, texts stay within the budget, and the page says what it left out', () => {
   const caps = { listedStories: 4, textBudget: 1_000, textPerArticle: 100, membersPerStory: 5, collectedArticles: 100 };
   const source = fakeSource([8, 3, 2, 1, 1, 1]);
-  const selection = selectForReport(source, noFeatures(16), caps);
+  const selection = selectForReport(source, caps);
   assert.equal(selection.stories, 6);
   assert.deepEqual(Array.from(selection.listed), [0, 1, 2, 3]);
   assert.deepEqual(selection.members.map((m) => m.length), [5, 3, 2, 1], 'the story of 8 capped at 5');
@@ -88,8 +85,11 @@ test('caps: the list keeps the largest stories, texts stay within the budget, an
   assert.match(notes[2], /1 embedded story has more than 5 articles/);
 
   // Texts are collected for at most collectedArticles articles, whole stories at a time.
-  const few = selectForReport(source, noFeatures(16), { ...caps, collectedArticles: 6 });
+  const few = selectForReport(source, { ...caps, collectedArticles: 6 });
   assert.deepEqual([0, 1, 2, 3].map((at) => few.members[at].every((i) => few.wanted[i] === 2)), [true, false, false, true]);
+  // Similarities to the representative for the collected stories only, the representative itself 1.
+  const scored = withSimilarities(few, source.founders, (i, j) => (i === j ? 1 : j / 100));
+  assert.deepEqual(scored.similarities, [[1, 0.01, 0.02, 0.03, 0.04], [], [], [1]]);
 });
 
 test('nightly runs: an indexed article that joined none of tonight\'s is not listed; one that did is marked as indexed', () => {
@@ -98,7 +98,7 @@ test('nightly runs: an indexed article that joined none of tonight\'s is not lis
   source.clusterOf = Uint32Array.from([0, 1, 1, 2, 0, 3]);
   source.founders = Uint32Array.from([4, 1, 3, 5]);
   source.reported = 4;
-  const selection = selectForReport(source, noFeatures(6));
+  const selection = selectForReport(source);
   assert.equal(selection.stories, 3);
   assert.deepEqual(Array.from(selection.listed), [0, 1, 2]);
   const articles = new Map(Array.from({ length: 6 }, (_, i) => [i, { title: `t${i}`, text: `text ${i}` }]));
@@ -112,7 +112,7 @@ test('escaping: embedded data cannot close its script element, and the page runs
   assert.ok(!json.includes('<') && !json.includes('>'));
   assert.deepEqual(JSON.parse(json), hostile);
   const source = fakeSource([2]);
-  const selection = selectForReport(source, noFeatures(2));
+  const selection = selectForReport(source);
   const articles = new Map([[0, hostile], [1, { title: 'b', text: 'c' }]]);
   const html = renderReportHtml(
     buildReportPage(source, selection, articles),
