@@ -83,7 +83,7 @@ export interface OpenArtifact<Meta> {
    * Elements [from, to) of array `name`, into a new array: for a reader that needs a few articles of a file
    * of gigabytes (each fresh gigabyte of memory costs about a second of page faults on a shared machine).
    */
-  readRange(name: string, from: number, to: number): Promise<StoredArray>;
+  readRange(name: string, from: number, to: number, shared?: boolean): Promise<StoredArray>;
   close(): Promise<void>;
 }
 
@@ -130,7 +130,7 @@ export async function openArtifact<Meta>(path: string, kind: string, producedBy:
       meta: header.meta,
       names: header.arrays.map((e) => e.name),
       read: async (name, shared = false) => readElements(name, 0, entryOf(name).length, shared),
-      readRange: (name, from, to) => readElements(name, from, to, false),
+      readRange: async (name, from, to, shared = false) => readElements(name, from, to, shared),
       close: () => file.close(),
     };
   } catch (error) {

@@ -46,7 +46,7 @@ import { type ShingleOptions } from './shingle.js';
 import { type EngineName, createEngine } from './signature.js';
 import { TOTAL_SLOTS, articleTotals } from './similarity.js';
 import { allocate, sharedCopy } from './typed-arrays.js';
-import { type ShingleResult, type SignResult, type VerifyResult, type WeighResult } from './tasks.js';
+import { type ShingleResult, type SignResult, type SignTask, type VerifyResult, type WeighResult } from './tasks.js';
 import { type FeatureCounts, type IdfPopulation, type Weighting, idfArticles, joinParts, signatureWeightFloor, signatureWeights } from './weights.js';
 import { WorkerPool } from './worker-pool.js';
 
@@ -369,49 +369,76 @@ interface SignatureMeta {
  */
 export function signatureStage(out: string, options: Pick<PipelineOptions, 'engine' | 'k' | 'seed' | 'workers' | 'signatureMaxDf'>, keepFirst = 0): Promise<StageStats> {
   return timed(out, 'sign', { engine: options.engine, k: options.k, seed: options.seed, signatureMaxDf: options.signatureMaxDf }, async () => {
-    // Shared memory: each task reads its range of articles without a copy.
-    const { sets, weighting, idfArticles: population } = await loadShingles(out, true);
-    const n = sets.offsets.length - 1;
-    const weightFloor = signatureWeightFloor(options.signatureMaxDf, weighting, population);
-    // Without a floor (no IDF to read frequencies off) the capped weights are computed here, once.
-    let cappedWeights: Float32Array | undefined;
-    if (weightFloor === undefined) {
-      cappedWeights = sharedCopy(signatureWeights(sets, options.signatureMaxDf, weighting, population));
-    }
-    const { k } = createEngine(options.engine, options.k, options.seed);
-    const signatures = new Uint32Array(n * k);
-    const copySignatures = new Uint32Array(n * COPY_K);
-    if (keepFirst > 0) {
-      const kept = await loadSignatures(out);
-      invariant(kept.meta.articles === keepFirst && kept.meta.engine === options.engine && kept.meta.k === k && kept.meta.seed === options.seed, 'work/signatures.bin holds the articles kept');
-      signatures.set(kept.signatures);
-      copySignatures.set(kept.copySignatures);
-    }
+    const file = await openArtifact<ShingleMeta>(workPath(out, 'shingles.bin'), 'shingles', 'shingle');
     const pool = new WorkerPool(options.workers);
-    const shown = progress('sign', 'articles', n - keepFirst);
     try {
-      // Each batch is a contiguous range of articles whose signatures land in their own slot: the result
-      // does not depend on which worker signed what.
-      const batches: Promise<void>[] = [];
-      for (let from = keepFirst; from < n; from += BATCH_SIZE) {
-        const to = Math.min(n, from + BATCH_SIZE);
-        const task = { task: 'sign' as const, engine: options.engine, k, seed: options.seed, features: sets, from, to, weightFloor, cappedWeights, copyK: COPY_K };
-        batches.push(
-          pool.run<SignResult>(task).then((result) => {
+      const offsets = (await file.read('offsets')) as Float64Array;
+      const n = offsets.length - 1;
+      const weightFloor = signatureWeightFloor(options.signatureMaxDf, file.meta.weighting, file.meta.idfArticles ?? n);
+      // Without a floor (no IDF to read frequencies off) the capped weights are computed here, once, over
+      // the whole batch; with one, each batch's features are read as it is signed, so that the stage holds a
+      // few batches' features at a time, not gigabytes.
+      let whole: FeatureSets | undefined;
+      let cappedWeights: Float32Array | undefined;
+      if (weightFloor === undefined) {
+        whole = {
+          offsets,
+          values: (await file.read('values', true)) as Uint32Array,
+          weights: (await file.read('weights', true)) as Float32Array,
+        };
+        cappedWeights = sharedCopy(signatureWeights(whole, options.signatureMaxDf, file.meta.weighting, file.meta.idfArticles ?? n));
+      }
+      const { k } = createEngine(options.engine, options.k, options.seed);
+      const signatures = new Uint32Array(n * k);
+      const copySignatures = new Uint32Array(n * COPY_K);
+      if (keepFirst > 0) {
+        const kept = await loadSignatures(out);
+        invariant(kept.meta.articles === keepFirst && kept.meta.engine === options.engine && kept.meta.k === k && kept.meta.seed === options.seed, 'work/signatures.bin holds the articles kept');
+        signatures.set(kept.signatures);
+        copySignatures.set(kept.copySignatures);
+      }
+      const shown = progress('sign', 'articles', n - keepFirst);
+      try {
+        // Each batch is a contiguous range of articles whose signatures land in their own slot: the result
+        // does not depend on which worker signed what. At most two per worker are in flight.
+        const inFlight = new Set<Promise<void>>();
+        for (let from = keepFirst; from < n; from += BATCH_SIZE) {
+          const to = Math.min(n, from + BATCH_SIZE);
+          let task: SignTask;
+          if (whole !== undefined) {
+            task = { task: 'sign', engine: options.engine, k, seed: options.seed, features: whole, from, to, weightFloor, cappedWeights, copyK: COPY_K };
+          } else {
+            // In shared memory, so that the worker reads them without a copy.
+            const [start, end] = [offsets[from], offsets[to]];
+            const features: FeatureSets = {
+              offsets: sharedCopy(offsets.subarray(from, to + 1).map((offset) => offset - start)),
+              values: (await file.readRange('values', start, end, true)) as Uint32Array,
+              weights: (await file.readRange('weights', start, end, true)) as Float32Array,
+            };
+            task = { task: 'sign', engine: options.engine, k, seed: options.seed, features, from: 0, to: to - from, weightFloor, copyK: COPY_K };
+          }
+          const signed: Promise<void> = pool.run<SignResult>(task).then((result) => {
             signatures.set(result.signatures, from * k);
             copySignatures.set(result.copySignatures, from * COPY_K);
             shown.advance(to - from);
-          }),
-        );
+            inFlight.delete(signed);
+          });
+          // A failure surfaces through the race or the final wait; until then it must not count as unhandled.
+          signed.catch(() => undefined);
+          inFlight.add(signed);
+          if (inFlight.size > 2 * Math.max(1, options.workers)) await Promise.race(inFlight);
+        }
+        await Promise.all(inFlight);
+      } finally {
+        shown.done();
       }
-      await Promise.all(batches);
+      const meta: SignatureMeta = { engine: options.engine, k, copyK: COPY_K, seed: options.seed, articles: n };
+      await writeArtifact(workPath(out, 'signatures.bin'), 'signatures', meta, { signatures, copySignatures });
+      return { articles: n, engine: options.engine, k };
     } finally {
-      shown.done();
       await pool.close();
+      await file.close();
     }
-    const meta: SignatureMeta = { engine: options.engine, k, copyK: COPY_K, seed: options.seed, articles: n };
-    await writeArtifact(workPath(out, 'signatures.bin'), 'signatures', meta, { signatures, copySignatures });
-    return { articles: n, engine: options.engine, k };
   });
 }
 

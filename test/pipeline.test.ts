@@ -8,7 +8,9 @@ import { parse } from 'csv-parse/sync';
 import { openArtifact, readArtifact, writeArtifact } from '../pipeline/artifact.js';
 import { writeAll } from '../pipeline/atomic-write.js';
 import { DEFAULT_OPTIONS, type PipelineOptions } from '../pipeline/options.js';
-import { clusterStage, loadFeaturesOf, loadShingles, readStage, reportStage, runPipeline } from '../pipeline/stages.js';
+import { COPY_K, clusterStage, loadFeaturesOf, loadShingles, loadSignatures, readStage, reportStage, runPipeline, shingleStage, signatureStage } from '../pipeline/stages.js';
+import { type SignResult, runTask } from '../pipeline/tasks.js';
+import { signatureWeightFloor } from '../pipeline/weights.js';
 
 const SEEDS = fileURLToPath(new URL('../../seeds', import.meta.url));
 const scratchDirs: string[] = [];
@@ -143,6 +145,38 @@ test('the report reads the features of the articles it shows alone, as they are 
     assert.deepEqual([...some.weights.subarray(some.offsets[at[i]], some.offsets[at[i] + 1])], [...sets.weights.subarray(from, to)]);
   }
   assert.equal(some.values.length, sets.offsets[1] - sets.offsets[0] + sets.offsets[4] - sets.offsets[2]);
+});
+
+test('the sign stage reads and signs a batch at a time: the same signatures as signing the whole batch at once', async () => {
+  const out = await scratch();
+  // 4,500 articles of words drawn from a small vocabulary: three of the stage's batches of 2,000.
+  let state = 12345;
+  const word = () => {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    return `w${(state >>> 8) % 3000}`;
+  };
+  const lines = Array.from({ length: 4500 }, (_, i) => JSON.stringify({ id: `a${i}`, text: Array.from({ length: 60 }, word).join(' ') }));
+  await writeFile(join(out, 'in.jsonl'), lines.join('\n') + '\n');
+  const options = { ...DEFAULT_OPTIONS, workers: 2 };
+  await readStage([join(out, 'in.jsonl')], out, options);
+  await shingleStage(out, options);
+  await signatureStage(out, options);
+  const { sets, weighting, idfArticles } = await loadShingles(out);
+  const { signatures, copySignatures, meta } = await loadSignatures(out);
+  const whole = runTask({
+    task: 'sign',
+    engine: options.engine,
+    k: meta.k,
+    seed: options.seed,
+    features: sets,
+    from: 0,
+    to: 4500,
+    weightFloor: signatureWeightFloor(options.signatureMaxDf, weighting, idfArticles),
+    copyK: COPY_K,
+  }) as SignResult;
+  assert.equal(signatures.length, 4500 * meta.k);
+  assert.deepEqual(signatures, whole.signatures);
+  assert.deepEqual(copySignatures, whole.copySignatures);
 });
 
 test('a late stage re-runs alone on the earlier stages\' files', async () => {
