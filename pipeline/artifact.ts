@@ -84,6 +84,8 @@ export interface OpenArtifact<Meta> {
    * of gigabytes (each fresh gigabyte of memory costs about a second of page faults on a shared machine).
    */
   readRange(name: string, from: number, to: number, shared?: boolean): Promise<StoredArray>;
+  /** The number of elements of array `name`. */
+  length(name: string): number;
   close(): Promise<void>;
 }
 
@@ -131,6 +133,7 @@ export async function openArtifact<Meta>(path: string, kind: string, producedBy:
       names: header.arrays.map((e) => e.name),
       read: async (name, shared = false) => readElements(name, 0, entryOf(name).length, shared),
       readRange: async (name, from, to, shared = false) => readElements(name, from, to, shared),
+      length: (name) => entryOf(name).length,
       close: () => file.close(),
     };
   } catch (error) {

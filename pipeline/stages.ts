@@ -518,34 +518,44 @@ export function clusterStage(
     const [{ keys, sets }, { signatures, meta: signatureMeta }, candidates] = await allInOrder([
       loadShingles(out, true),
       loadSignatures(out, true),
-      // Shared, so each verification task gets its chunk as a view, not a copy.
-      readArtifact<CandidateMeta>(workPath(out, 'candidates.bin'), 'candidates', 'candidates', true),
+      openArtifact<CandidateMeta>(workPath(out, 'candidates.bin'), 'candidates', 'candidates'),
     ]);
     invariant(keys.ids.length === signatureMeta.articles, 'signatures and shingles describe the same articles');
     const clusterOptions: ClusterOptions = { threshold, measure, factAgreement, linkage, groupSimilarity };
     // Verification is the costly part: chunks of candidates go to the workers; chunk order keeps the result
     // independent of the number of workers.
-    const allCandidates = candidates.arrays.pairs as Uint32Array;
+    const candidateValues = candidates.length('pairs');
     const totals = articleTotals(sets, allocate(Float64Array, TOTAL_SLOTS * keys.ids.length, true));
     const facts = selectFeatures(sets, isFact, true);
     const pool = new WorkerPool(options.workers);
-    const shown = progress('cluster', 'candidate pairs verified', allCandidates.length / 2);
-    let verified: VerifiedPairs[];
+    const shown = progress('cluster', 'candidate pairs verified', candidateValues / 2);
+    const verified: VerifiedPairs[] = [];
     const histogram = new Uint32Array(HISTOGRAM_SLOTS);
     try {
-      const chunks: Promise<VerifyResult>[] = [];
-      for (let from = 0; from < allCandidates.length; from += 2 * VERIFY_CHUNK) {
-        const chunk = allCandidates.subarray(from, from + 2 * VERIFY_CHUNK);
-        const task = pool.run<VerifyResult>({ task: 'verify', features: sets, signatures, k: signatureMeta.k, candidates: chunk, totals, facts, options: clusterOptions });
-        chunks.push(task.then((result) => (shown.advance(chunk.length / 2), result)));
+      // Each chunk of candidates is read as it is sent (in shared memory: the worker gets it without a copy),
+      // at most two per worker ahead: the stage never holds all candidates, hundreds of megabytes at a million.
+      const inFlight = new Set<Promise<void>>();
+      for (let from = 0, chunk = 0; from < candidateValues; from += 2 * VERIFY_CHUNK, chunk++) {
+        const pairs = (await candidates.readRange('pairs', from, Math.min(candidateValues, from + 2 * VERIFY_CHUNK), true)) as Uint32Array;
+        const task = pool.run<VerifyResult>({ task: 'verify', features: sets, signatures, k: signatureMeta.k, candidates: pairs, totals, facts, options: clusterOptions });
+        const done: Promise<void> = task.then((result) => {
+          // In chunk order, whichever worker finishes first: the result does not depend on the workers.
+          verified[chunk] = result.pairs;
+          // Counts add up in any order: the histogram does not depend on the workers either.
+          for (let slot = 0; slot < HISTOGRAM_SLOTS; slot++) histogram[slot] += result.histogram[slot];
+          shown.advance(pairs.length / 2);
+          inFlight.delete(done);
+        });
+        // A failure surfaces through the race or the final wait; until then it must not count as unhandled.
+        done.catch(() => undefined);
+        inFlight.add(done);
+        if (inFlight.size > 2 * Math.max(1, options.workers)) await Promise.race(inFlight);
       }
-      const results = await Promise.all(chunks);
-      verified = results.map((result) => result.pairs);
-      // Counts add up in any order: the histogram does not depend on the workers either.
-      for (const result of results) for (let slot = 0; slot < HISTOGRAM_SLOTS; slot++) histogram[slot] += result.histogram[slot];
+      await Promise.all(inFlight);
     } finally {
       shown.done();
       await pool.close();
+      await candidates.close();
     }
     const clustering = clusterVerified(keys, sets, concatPairs(verified), clusterOptions, facts);
     await writeClustering(out, clustering, clusterOptions);
@@ -553,7 +563,7 @@ export function clusterStage(
     const multi = clustering.clusters.filter((c) => c.members.length > 1);
     return {
       articles: keys.ids.length,
-      candidatePairs: candidates.arrays.pairs.length / 2,
+      candidatePairs: candidateValues / 2,
       verifiedPairs: clustering.pairs.a.length,
       clusteredPairs: clustering.pairs.clustered.reduce((s: number, x: number) => s + x, 0),
       clusters: multi.length,
