@@ -40,21 +40,38 @@ export function findCandidates(signatures: Uint32Array, k: number, options: Cand
   return findCandidatesIn([{ signatures, k, bands: options.bands, rows: options.rows }], options.maxBucketSize);
 }
 
+/** Bands numbered across several signature sets: the first set's bands, then the next set's, and so on. */
+export interface BandRange {
+  from: number;
+  to: number;
+}
+
 /**
  * The same over several signature sets of the same articles: a pair is a candidate if any band of any set
- * agrees. `onBand` is called after each band (progress).
+ * agrees. `onBand` is called after each band (progress). `range`: only the bands from .. to - 1 (numbered
+ * across the sets), so that workers can take a share of the bands each and mergeCandidates joins them.
  */
-export function findCandidatesIn(sources: BandedSignatures[], maxBucketSize: number, onBand: () => void = () => {}, pinned?: Uint8Array): Uint32Array {
+export function findCandidatesIn(
+  sources: BandedSignatures[],
+  maxBucketSize: number,
+  onBand: () => void = () => {},
+  pinned?: Uint8Array,
+  range: BandRange = { from: 0, to: Infinity },
+): Uint32Array {
   invariant(sources.length > 0, 'at least one set of signatures');
   const n = sources[0].signatures.length / sources[0].k;
   invariant(Number.isInteger(n), 'signature array length is a multiple of k');
   invariant(n <= MAX_ARTICLES_PER_BATCH, `at most ${MAX_ARTICLES_PER_BATCH} articles per batch; shard the input`);
   const keyed = new Float64Array(n);
   const pairs = new PairSet(n);
+  let numbered = 0;
   for (const { signatures, k, bands, rows } of sources) {
     invariant(bands * rows <= k, `bands x rows (${bands} x ${rows}) must fit in the signature length ${k}`);
     invariant(signatures.length === n * k, 'one signature per article in every set');
     for (let band = 0; band < bands; band++) {
+      const inRange = numbered >= range.from && numbered < range.to;
+      numbered++;
+      if (!inRange) continue;
       let count = 0;
       for (let i = 0; i < n; i++) {
         if (signatures[i * k] === EMPTY_SIGNATURE_VALUE && isEmptySignature(signatures, k, i)) continue;
@@ -71,6 +88,41 @@ export function findCandidatesIn(sources: BandedSignatures[], maxBucketSize: num
     }
   }
   return pairs.toSortedArray();
+}
+
+/**
+ * Sorted, distinct candidate lists (findCandidatesIn over disjoint band ranges) as one sorted, distinct list:
+ * the same pairs as one pass over all the bands.
+ */
+export function mergeCandidates(parts: Uint32Array[]): Uint32Array {
+  if (parts.length === 1) return parts[0];
+  let merged = parts[0];
+  for (let q = 1; q < parts.length; q++) merged = mergeTwo(merged, parts[q]);
+  return merged;
+}
+
+function mergeTwo(x: Uint32Array, y: Uint32Array): Uint32Array {
+  const out = new Uint32Array(x.length + y.length);
+  let a = 0;
+  let b = 0;
+  let at = 0;
+  while (a < x.length || b < y.length) {
+    let order: number;
+    if (b === y.length) order = -1;
+    else if (a === x.length) order = 1;
+    else order = x[a] - y[b] || x[a + 1] - y[b + 1];
+    if (order <= 0) {
+      out[at++] = x[a];
+      out[at++] = x[a + 1];
+      a += 2;
+      if (order === 0) b += 2;
+    } else {
+      out[at++] = y[b];
+      out[at++] = y[b + 1];
+      b += 2;
+    }
+  }
+  return at === out.length ? out : out.slice(0, at);
 }
 
 /** The key of one band of article i's signature: its `rows` values hashed with the band's number. */

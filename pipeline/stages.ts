@@ -18,7 +18,7 @@ import { performance } from 'node:perf_hooks';
 import invariant from 'tiny-invariant';
 import { openArtifact, readArtifact, writeArtifact } from './artifact.js';
 import { AtomicLineWriter, writeFileAtomic } from './atomic-write.js';
-import { type BandedSignatures, findCandidatesIn } from './candidates.js';
+import { type BandedSignatures, mergeCandidates } from './candidates.js';
 import {
   type ArticleKeys,
   type ClusterOptions,
@@ -36,7 +36,7 @@ import { type FeatureSets, FeatureSetsBuilder, selectFeatures } from './feature-
 import { isFact } from './facts.js';
 import { optimalBanding } from './lsh-params.js';
 import { type PipelineOptions } from './options.js';
-import { type Progress, progress, withProgress } from './progress.js';
+import { type Progress, progress } from './progress.js';
 import { type Rejection, originOf, readArticles } from './read-articles.js';
 import { InputError } from './errors.js';
 import { publishReports } from './publish.js';
@@ -46,7 +46,7 @@ import { type ShingleOptions } from './shingle.js';
 import { type EngineName, createEngine } from './signature.js';
 import { TOTAL_SLOTS, articleTotals } from './similarity.js';
 import { allocate, sharedCopy } from './typed-arrays.js';
-import { type ShingleResult, type SignResult, type SignTask, type VerifyResult, type WeighResult } from './tasks.js';
+import { type BandsResult, type ShingleResult, type SignResult, type SignTask, type VerifyResult, type WeighResult } from './tasks.js';
 import { type FeatureCounts, type IdfPopulation, type Weighting, idfArticles, joinParts, signatureWeightFloor, signatureWeights } from './weights.js';
 import { WorkerPool } from './worker-pool.js';
 
@@ -479,14 +479,38 @@ export function bandedSources(
  * `pinned` (nightly runs, see nightly.ts) marks articles already in the index: a pair of two of them is never
  * a candidate, since they were compared when the later of them was new.
  */
-export function candidatesStage(out: string, options: Pick<PipelineOptions, 'lshThreshold' | 'copyThreshold' | 'maxBucketSize'>, pinned?: Uint8Array): Promise<StageStats> {
+export function candidatesStage(
+  out: string,
+  options: Pick<PipelineOptions, 'lshThreshold' | 'copyThreshold' | 'maxBucketSize' | 'workers'>,
+  pinned?: Uint8Array,
+): Promise<StageStats> {
   const { lshThreshold, copyThreshold, maxBucketSize } = options;
   return timed(out, 'candidates', { lshThreshold, copyThreshold, maxBucketSize }, async () => {
-    const { signatures, copySignatures, meta: signatureMeta } = await loadSignatures(out);
+    // Shared: the workers band the same signatures.
+    const { signatures, copySignatures, meta: signatureMeta } = await loadSignatures(out, true);
     const sources = bandedSources(signatures, copySignatures, signatureMeta.k, signatureMeta.copyK, options);
     const [banding, copyBanding] = sources;
     const bands = sources.reduce((sum, source) => sum + source.bands, 0);
-    const pairs = withProgress('candidates', 'bands', bands, (advance) => findCandidatesIn(sources, maxBucketSize, () => advance(1), pinned));
+    // Each worker takes an even share of the bands and returns its pairs sorted and distinct; merged, they
+    // are the pairs of one pass over all the bands, whatever the number of workers.
+    const parts = Math.max(1, Math.min(options.workers, bands));
+    const sharedPinned = pinned && sharedCopy(pinned);
+    const pool = new WorkerPool(options.workers);
+    const shown = progress('candidates', 'bands', bands);
+    let pairs: Uint32Array;
+    try {
+      const found = await Promise.all(
+        Array.from({ length: parts }, (_, part) => {
+          const range = { from: Math.floor((part * bands) / parts), to: Math.floor(((part + 1) * bands) / parts) };
+          const task = pool.run<BandsResult>({ task: 'bands', sources, maxBucketSize, pinned: sharedPinned, range });
+          return task.then((result) => (shown.advance(range.to - range.from), result.pairs));
+        }),
+      );
+      pairs = mergeCandidates(found);
+    } finally {
+      shown.done();
+      await pool.close();
+    }
     const meta: CandidateMeta = { lshThreshold, bands: banding.bands, rows: banding.rows, copyThreshold };
     await writeArtifact(workPath(out, 'candidates.bin'), 'candidates', meta, { pairs });
     const articles = signatureMeta.articles;

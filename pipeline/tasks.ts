@@ -2,7 +2,7 @@
  * The CPU-heavy work of the shingle and sign stages, as pure functions over one batch of articles, so
  * they run the same in a worker thread or inline.
  */
-import { type IndexMatches, TonightBuckets, matchIndexedRange } from './candidates.js';
+import { type BandRange, type BandedSignatures, type IndexMatches, TonightBuckets, findCandidatesIn, matchIndexedRange } from './candidates.js';
 import { type ClusterOptions, HISTOGRAM_SLOTS, type VerifiedPairs, verifyPairs } from './cluster.js';
 import { type FeatureSets } from './feature-sets.js';
 import { isFact } from './facts.js';
@@ -117,8 +117,22 @@ export interface MatchResult extends IndexMatches {
   task: 'match';
 }
 
-export type TaskRequest = ShingleTask | SignTask | VerifyTask | WeighTask | MatchTask;
-export type TaskResult = ShingleResult | SignResult | VerifyResult | WeighResult | MatchResult;
+/** Candidate pairs from the bands of `range` (candidates.ts, findCandidatesIn); signatures in shared memory. */
+export interface BandsTask {
+  task: 'bands';
+  sources: BandedSignatures[];
+  maxBucketSize: number;
+  pinned?: Uint8Array;
+  range: BandRange;
+}
+
+export interface BandsResult {
+  task: 'bands';
+  pairs: Uint32Array;
+}
+
+export type TaskRequest = ShingleTask | SignTask | VerifyTask | WeighTask | MatchTask | BandsTask;
+export type TaskResult = ShingleResult | SignResult | VerifyResult | WeighResult | MatchResult | BandsResult;
 
 export function runTask(request: TaskRequest): TaskResult {
   switch (request.task) {
@@ -133,6 +147,8 @@ export function runTask(request: TaskRequest): TaskResult {
     }
     case 'weigh':
       return { task: 'weigh', counts: weighPart(request.sets, request.weighting, request.weights, request.part, request.parts, request.population) };
+    case 'bands':
+      return { task: 'bands', pairs: findCandidatesIn(request.sources, request.maxBucketSize, undefined, request.pinned, request.range) };
     case 'match': {
       // A worker builds tonight's buckets once for all the ranges it is given.
       if (buckets?.key !== request.key) buckets = { key: request.key, value: new TonightBuckets(request.tonight, request.lookFor, request.bandCount) };
@@ -154,7 +170,9 @@ export function transferablesOf(result: TaskResult): ArrayBuffer[] {
           ? [...Object.values(result.pairs), result.histogram]
           : result.task === 'match'
             ? [result.matched, result.partnerStarts, result.partners]
-            : result.counts
+            : result.task === 'bands'
+              ? [result.pairs]
+              : result.counts
               ? [result.counts.features, result.counts.counts]
               : [];
   return arrays.map((a) => a.buffer as ArrayBuffer);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { findCandidates } from '../pipeline/candidates.js';
+import { findCandidates, findCandidatesIn, mergeCandidates } from '../pipeline/candidates.js';
 import { mix32, randomStream } from '../pipeline/hash.js';
 import { candidateProbability, optimalBanding } from '../pipeline/lsh-params.js';
 import { setSimilarity } from '../pipeline/similarity.js';
@@ -155,6 +155,26 @@ test('candidates are the pairs sharing a band, each once, sorted, whatever the b
   const same = new Uint32Array(5 * k).fill(4);
   assert.equal(findCandidates(same, k, { bands: 2, rows: 2, maxBucketSize: 100 }).length / 2, 10);
   assert.deepEqual([...findCandidates(same, k, { bands: 2, rows: 2, maxBucketSize: 2 })], [0, 1, 0, 2, 0, 3, 0, 4, 1, 2, 1, 3, 1, 4]);
+});
+
+test('candidates of bands split into ranges (one per worker), merged, are those of one pass over all the bands', () => {
+  // 300 articles over two signature sets whose values come from a small alphabet, so that bands collide often.
+  let state = 7;
+  const next = () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) >>> 16) % 5;
+  const n = 300;
+  const main = Uint32Array.from({ length: n * 8 }, next);
+  const copies = Uint32Array.from({ length: n * 6 }, next);
+  const sources = [
+    { signatures: main, k: 8, bands: 8, rows: 1 },
+    { signatures: copies, k: 6, bands: 3, rows: 2 },
+  ];
+  const whole = findCandidatesIn(sources, 40);
+  assert.ok(whole.length / 2 > 1000);
+  for (const parts of [2, 3, 11]) {
+    const ranges = Array.from({ length: parts }, (_, part) => findCandidatesIn(sources, 40, undefined, undefined, { from: Math.floor((part * 11) / parts), to: Math.floor(((part + 1) * 11) / parts) }));
+    assert.ok(ranges.every((r) => r.length < whole.length), 'each range finds only part of the pairs');
+    assert.deepEqual(mergeCandidates(ranges), whole, `${parts} parts`);
+  }
 });
 
 test('weights: plain IDF all but drops features every article has; a df cap and facts stay out of signatures only', () => {
