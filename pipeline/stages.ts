@@ -401,7 +401,7 @@ export function signatureStage(out: string, options: Pick<PipelineOptions, 'engi
       try {
         // Each batch is a contiguous range of articles whose signatures land in their own slot: the result
         // does not depend on which worker signed what. At most two per worker are in flight.
-        const inFlight = new Set<Promise<void>>();
+        const inFlight = new InFlight(2 * Math.max(1, options.workers));
         for (let from = keepFirst; from < n; from += BATCH_SIZE) {
           const to = Math.min(n, from + BATCH_SIZE);
           let task: SignTask;
@@ -417,18 +417,15 @@ export function signatureStage(out: string, options: Pick<PipelineOptions, 'engi
             };
             task = { task: 'sign', engine: options.engine, k, seed: options.seed, features, from: 0, to: to - from, weightFloor, copyK: COPY_K };
           }
-          const signed: Promise<void> = pool.run<SignResult>(task).then((result) => {
-            signatures.set(result.signatures, from * k);
-            copySignatures.set(result.copySignatures, from * COPY_K);
-            shown.advance(to - from);
-            inFlight.delete(signed);
-          });
-          // A failure surfaces through the race or the final wait; until then it must not count as unhandled.
-          signed.catch(() => undefined);
-          inFlight.add(signed);
-          if (inFlight.size > 2 * Math.max(1, options.workers)) await Promise.race(inFlight);
+          await inFlight.add(
+            pool.run<SignResult>(task).then((result) => {
+              signatures.set(result.signatures, from * k);
+              copySignatures.set(result.copySignatures, from * COPY_K);
+              shown.advance(to - from);
+            }),
+          );
         }
-        await Promise.all(inFlight);
+        await inFlight.drain();
       } finally {
         shown.done();
       }
@@ -558,24 +555,21 @@ export function clusterStage(
     try {
       // Each chunk of candidates is read as it is sent (in shared memory: the worker gets it without a copy),
       // at most two per worker ahead: the stage never holds all candidates, hundreds of megabytes at a million.
-      const inFlight = new Set<Promise<void>>();
+      const inFlight = new InFlight(2 * Math.max(1, options.workers));
       for (let from = 0, chunk = 0; from < candidateValues; from += 2 * VERIFY_CHUNK, chunk++) {
         const pairs = (await candidates.readRange('pairs', from, Math.min(candidateValues, from + 2 * VERIFY_CHUNK), true)) as Uint32Array;
         const task = pool.run<VerifyResult>({ task: 'verify', features: sets, signatures, k: signatureMeta.k, candidates: pairs, totals, facts, options: clusterOptions });
-        const done: Promise<void> = task.then((result) => {
-          // In chunk order, whichever worker finishes first: the result does not depend on the workers.
-          verified[chunk] = result.pairs;
-          // Counts add up in any order: the histogram does not depend on the workers either.
-          for (let slot = 0; slot < HISTOGRAM_SLOTS; slot++) histogram[slot] += result.histogram[slot];
-          shown.advance(pairs.length / 2);
-          inFlight.delete(done);
-        });
-        // A failure surfaces through the race or the final wait; until then it must not count as unhandled.
-        done.catch(() => undefined);
-        inFlight.add(done);
-        if (inFlight.size > 2 * Math.max(1, options.workers)) await Promise.race(inFlight);
+        await inFlight.add(
+          task.then((result) => {
+            // In chunk order, whichever worker finishes first: the result does not depend on the workers.
+            verified[chunk] = result.pairs;
+            // Counts add up in any order: the histogram does not depend on the workers either.
+            for (let slot = 0; slot < HISTOGRAM_SLOTS; slot++) histogram[slot] += result.histogram[slot];
+            shown.advance(pairs.length / 2);
+          }),
+        );
       }
-      await Promise.all(inFlight);
+      await inFlight.drain();
     } finally {
       shown.done();
       await pool.close();
@@ -742,6 +736,27 @@ export async function loadFeaturesOf(out: string, wanted: ArrayLike<number>): Pr
     return { sets: { offsets: subsetOffsets, values, weights }, at };
   } finally {
     await file.close();
+  }
+}
+
+/**
+ * Worker tasks in flight, at most `limit`: `add` waits for one to finish past that, so that a stage reading
+ * its input as it goes holds a few tasks' data at a time. A failure surfaces from `add` or `drain`; until
+ * then it does not count as unhandled.
+ */
+class InFlight {
+  private readonly running = new Set<Promise<void>>();
+  constructor(private readonly limit: number) {}
+
+  async add(task: Promise<void>): Promise<void> {
+    const tracked: Promise<void> = task.then(() => void this.running.delete(tracked));
+    tracked.catch(() => undefined);
+    this.running.add(tracked);
+    if (this.running.size > this.limit) await Promise.race(this.running);
+  }
+
+  async drain(): Promise<void> {
+    await Promise.all(this.running);
   }
 }
 
