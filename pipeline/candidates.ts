@@ -48,16 +48,10 @@ export interface BandRange {
 
 /**
  * The same over several signature sets of the same articles: a pair is a candidate if any band of any set
- * agrees. `onBand` is called after each band (progress). `range`: only the bands from .. to - 1 (numbered
- * across the sets), so that workers can take a share of the bands each and mergeCandidates joins them.
+ * agrees. `range`: only the bands from .. to - 1 (numbered across the sets), so that workers can take a share
+ * of the bands each and mergeCandidates joins them.
  */
-export function findCandidatesIn(
-  sources: BandedSignatures[],
-  maxBucketSize: number,
-  onBand: () => void = () => {},
-  pinned?: Uint8Array,
-  range: BandRange = { from: 0, to: Infinity },
-): Uint32Array {
+export function findCandidatesIn(sources: BandedSignatures[], maxBucketSize: number, pinned?: Uint8Array, range: BandRange = { from: 0, to: Infinity }): Uint32Array {
   invariant(sources.length > 0, 'at least one set of signatures');
   const n = sources[0].signatures.length / sources[0].k;
   invariant(Number.isInteger(n), 'signature array length is a multiple of k');
@@ -84,7 +78,6 @@ export function findCandidatesIn(
         emitBucket(sorted, bucketStart, p, maxBucketSize, pairs, pinned);
         bucketStart = p;
       }
-      onBand();
     }
   }
   return pairs.toSortedArray();

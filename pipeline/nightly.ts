@@ -361,7 +361,6 @@ async function matchInWorkers(
 
 let matchRuns = 0;
 
-
 /** Tonight's band keys, and how many of each article's keys are the main signatures' (the rest: copy bands). */
 async function bandKeysIn(out: string, options: PipelineOptions) {
   const { signatures, copySignatures, meta } = await loadSignatures(out);

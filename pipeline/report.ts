@@ -86,7 +86,7 @@ export interface ArticleCollection {
  */
 export async function writeReports(
   out: string,
-  clustering: Omit<LoadedClustering, 'features'>,
+  clustering: LoadedClustering,
   lines: AsyncIterable<string>,
   figures: ClusterFigures = clusterFigures(clustering),
   collect?: ArticleCollection,

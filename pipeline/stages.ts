@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { performance } from 'node:perf_hooks';
 import invariant from 'tiny-invariant';
-import { openArtifact, readArtifact, writeArtifact } from './artifact.js';
+import { type OpenArtifact, openArtifact, readArtifact, writeArtifact } from './artifact.js';
 import { AtomicLineWriter, writeFileAtomic } from './atomic-write.js';
 import { type BandedSignatures, mergeCandidates } from './candidates.js';
 import {
@@ -374,7 +374,8 @@ export function signatureStage(out: string, options: Pick<PipelineOptions, 'engi
     try {
       const offsets = (await file.read('offsets')) as Float64Array;
       const n = offsets.length - 1;
-      const weightFloor = signatureWeightFloor(options.signatureMaxDf, file.meta.weighting, file.meta.idfArticles ?? n);
+      const population = file.meta.idfArticles ?? n;
+      const weightFloor = signatureWeightFloor(options.signatureMaxDf, file.meta.weighting, population);
       // Without a floor (no IDF to read frequencies off) the capped weights are computed here, once, over
       // the whole batch; with one, each batch's features are read as it is signed, so that the stage holds a
       // few batches' features at a time, not gigabytes.
@@ -386,7 +387,7 @@ export function signatureStage(out: string, options: Pick<PipelineOptions, 'engi
           values: (await file.read('values', true)) as Uint32Array,
           weights: (await file.read('weights', true)) as Float32Array,
         };
-        cappedWeights = sharedCopy(signatureWeights(whole, options.signatureMaxDf, file.meta.weighting, file.meta.idfArticles ?? n));
+        cappedWeights = sharedCopy(signatureWeights(whole, options.signatureMaxDf, file.meta.weighting, population));
       }
       const { k } = createEngine(options.engine, options.k, options.seed);
       const signatures = new Uint32Array(n * k);
@@ -409,12 +410,7 @@ export function signatureStage(out: string, options: Pick<PipelineOptions, 'engi
             task = { task: 'sign', engine: options.engine, k, seed: options.seed, features: whole, from, to, weightFloor, cappedWeights, copyK: COPY_K };
           } else {
             // In shared memory, so that the worker reads them without a copy.
-            const [start, end] = [offsets[from], offsets[to]];
-            const features: FeatureSets = {
-              offsets: sharedCopy(offsets.subarray(from, to + 1).map((offset) => offset - start)),
-              values: (await file.readRange('values', start, end, true)) as Uint32Array,
-              weights: (await file.readRange('weights', start, end, true)) as Float32Array,
-            };
+            const features = await readArticleRange(file, offsets, from, to, true);
             task = { task: 'sign', engine: options.engine, k, seed: options.seed, features, from: 0, to: to - from, weightFloor, copyK: COPY_K };
           }
           await inFlight.add(
@@ -728,15 +724,29 @@ export async function loadFeaturesOf(out: string, wanted: ArrayLike<number>): Pr
     const values = new Uint32Array(subsetOffsets[count]);
     const weights = new Float32Array(subsetOffsets[count]);
     for (let r = 0; r < runs.length; r += 2) {
-      const [from, to] = [offsets[runs[r]], offsets[runs[r + 1]]];
+      const run = await readArticleRange(file, offsets, runs[r], runs[r + 1]);
       const into = subsetOffsets[at[runs[r]]];
-      values.set((await file.readRange('values', from, to)) as Uint32Array, into);
-      weights.set((await file.readRange('weights', from, to)) as Float32Array, into);
+      values.set(run.values, into);
+      weights.set(run.weights, into);
     }
     return { sets: { offsets: subsetOffsets, values, weights }, at };
   } finally {
     await file.close();
   }
+}
+
+/**
+ * Articles from .. to - 1 of work/shingles.bin (`offsets`: the file's), read by range as feature sets of
+ * their own, offsets from 0; with `shared`, in shared memory, for a worker to read without a copy.
+ */
+async function readArticleRange(file: OpenArtifact<ShingleMeta>, offsets: Float64Array, from: number, to: number, shared = false): Promise<FeatureSets> {
+  const [start, end] = [offsets[from], offsets[to]];
+  const rebased = offsets.subarray(from, to + 1).map((offset) => offset - start);
+  return {
+    offsets: shared ? sharedCopy(rebased) : rebased,
+    values: (await file.readRange('values', start, end, shared)) as Uint32Array,
+    weights: (await file.readRange('weights', start, end, shared)) as Float32Array,
+  };
 }
 
 /**

@@ -148,7 +148,7 @@ export function runTask(request: TaskRequest): TaskResult {
     case 'weigh':
       return { task: 'weigh', counts: weighPart(request.sets, request.weighting, request.weights, request.part, request.parts, request.population) };
     case 'bands':
-      return { task: 'bands', pairs: findCandidatesIn(request.sources, request.maxBucketSize, undefined, request.pinned, request.range) };
+      return { task: 'bands', pairs: findCandidatesIn(request.sources, request.maxBucketSize, request.pinned, request.range) };
     case 'match': {
       // A worker builds tonight's buckets once for all the ranges it is given.
       if (buckets?.key !== request.key) buckets = { key: request.key, value: new TonightBuckets(request.tonight, request.lookFor, request.bandCount) };

@@ -171,7 +171,7 @@ test('candidates of bands split into ranges (one per worker), merged, are those 
   const whole = findCandidatesIn(sources, 40);
   assert.ok(whole.length / 2 > 1000);
   for (const parts of [2, 3, 11]) {
-    const ranges = Array.from({ length: parts }, (_, part) => findCandidatesIn(sources, 40, undefined, undefined, { from: Math.floor((part * 11) / parts), to: Math.floor(((part + 1) * 11) / parts) }));
+    const ranges = Array.from({ length: parts }, (_, part) => findCandidatesIn(sources, 40, undefined, { from: Math.floor((part * 11) / parts), to: Math.floor(((part + 1) * 11) / parts) }));
     assert.ok(ranges.every((r) => r.length < whole.length), 'each range finds only part of the pairs');
     assert.deepEqual(mergeCandidates(ranges), whole, `${parts} parts`);
   }
