@@ -211,7 +211,10 @@ export function shingleStage(
   population?: IdfPopulation,
 ): Promise<StageStats> {
   return timed(out, 'shingle', { ...options.shingles, weighting: options.weighting }, async () => {
-    const builder = new FeatureSetsBuilder();
+    // Progress in bytes of work/articles.jsonl: its size is known before its articles are counted.
+    const size = await stat(workPath(out, 'articles.jsonl')).then((file) => file.size, () => undefined);
+    // A feature per byte of input is about twice what the default shingles make; pages not written cost nothing.
+    const builder = new FeatureSetsBuilder(size ?? 0, true);
     const ids: string[] = [];
     const published: number[] = [];
     let withoutFeatures = 0;
@@ -232,8 +235,6 @@ export function shingleStage(
       const keptStats = await readWorkJson<StageStats>(out, 'shingle.stats.json');
       noiseLinesDropped += Number(keptStats.noiseLinesDropped);
     }
-    // Progress in bytes of work/articles.jsonl: its size is known before its articles are counted.
-    const size = await stat(workPath(out, 'articles.jsonl')).then((file) => file.size, () => undefined);
     const shown = progress('shingle', 'bytes', size);
     const read = { bytes: 0 };
     let shownBytes = 0;
@@ -290,7 +291,7 @@ export function shingleStage(
       shown.done();
       // IDF needs the whole batch. The workers weigh it side by side, each counting the document frequencies
       // of its own part of the feature hash space (weights.ts, weighPart).
-      const unweighted = builder.buildUnweighted(true);
+      const unweighted = builder.buildUnweighted();
       const weights = allocate(Float32Array, unweighted.values.length, true);
       const parts = Math.max(1, options.workers);
       const weighed = await Promise.all(

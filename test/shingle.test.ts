@@ -134,17 +134,17 @@ test('the one-against-many feature table gives exactly the merge of two sorted l
   }
 });
 
-test('feature sets built in chunks come out as the articles went in, whatever the chunk size', () => {
+test('feature sets come out as the articles went in, whatever the reserved capacity', () => {
   const random = randomStream(5);
   const articles = Array.from({ length: 30 }, () => Uint32Array.from({ length: random() % 12 }, () => random()));
-  for (const chunk of [1, 5, 7, 64, 1 << 24]) {
-    const builder = new FeatureSetsBuilder(chunk);
+  for (const capacity of [1, 5, 7, 64, 1 << 24]) {
+    const builder = new FeatureSetsBuilder(capacity, capacity === 5);
     for (const a of articles) builder.add(a);
     const sets = builder.build((s) => new Float32Array(s.values.length));
     assert.deepEqual(
       Array.from({ length: articles.length }, (_, i) => [...sets.values.subarray(sets.offsets[i], sets.offsets[i + 1])]),
       articles.map((a) => [...a]),
-      `chunk ${chunk}`,
+      `capacity ${capacity}`,
     );
   }
 });
