@@ -10,9 +10,9 @@ import invariant from 'tiny-invariant';
 import { InputError } from './errors.js';
 
 const MAGIC = 'NEARDUP1';
-const ARRAY_TYPES = { Uint8Array, Uint32Array, Int32Array, Float32Array, Float64Array } as const;
+const ARRAY_TYPES = { Uint8Array, Uint16Array, Uint32Array, Int32Array, Float32Array, Float64Array } as const;
 type ArrayTypeName = keyof typeof ARRAY_TYPES;
-export type StoredArray = Uint8Array | Uint32Array | Int32Array | Float32Array | Float64Array;
+export type StoredArray = Uint8Array | Uint16Array | Uint32Array | Int32Array | Float32Array | Float64Array;
 
 interface ArrayEntry {
   name: string;

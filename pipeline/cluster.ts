@@ -136,14 +136,13 @@ export function pairScorer(
   /** The facts of `features` alone (`selectFeatures(features, isFact)`), when the caller has them. */
   facts?: FeatureSets,
 ): (i: number, j: number) => number {
-  const { offsets, values, weights } = features;
   const exact = new Float64Array(SIMILARITY_SLOTS);
   return (i, j) => {
     if (facts && options.factAgreement > 0) {
-      rangeSimilarity(facts.values, facts.weights, facts.offsets[i], facts.offsets[i + 1], facts.values, facts.weights, facts.offsets[j], facts.offsets[j + 1], exact);
+      rangeSimilarity(facts, i, facts, j, exact);
       if (factsDisagree(exact, options.factAgreement)) return 0;
     }
-    rangeSimilarity(values, weights, offsets[i], offsets[i + 1], values, weights, offsets[j], offsets[j + 1], exact);
+    rangeSimilarity(features, i, features, j, exact);
     return pairScore(exact, options);
   };
 }
@@ -151,9 +150,28 @@ export function pairScorer(
 /** How many standard errors of the MinHash estimate below the threshold a pair may be and still be checked. */
 const SCREEN_STANDARD_ERRORS = 4;
 
+/**
+ * The MinHash estimate below which verification skips a Jaccard candidate without the exact check: so many
+ * standard errors under the threshold that a true pair almost never falls there. 0 or less: no screen (at
+ * the default threshold 0.08 with k = 128 it is -0.016), and verification needs no signatures.
+ */
+export function estimateScreen(options: Pick<ClusterOptions, 'threshold' | 'measure'>, k: number): number {
+  const t = options.threshold;
+  return options.measure === 'jaccard' ? t - SCREEN_STANDARD_ERRORS * Math.sqrt((t * (1 - t)) / k) : -1;
+}
+
+/** Fills in the MinHash estimate of every verified pair that verifyPairs left without one. */
+export function estimatePairs(pairs: VerifiedPairs, signatures: Uint32Array, k: number): void {
+  for (let p = 0; p < pairs.a.length; p++) pairs.estimated[p] = estimateJaccard(signatures, k, pairs.a[p], pairs.b[p]);
+}
+
+/**
+ * `signatures`: needed only when estimateScreen is above 0; without them the pairs' estimates are left at 0
+ * for estimatePairs (the cluster stage reads the signatures once the features are no longer held).
+ */
 export function verifyPairs(
   features: FeatureSets,
-  signatures: Uint32Array,
+  signatures: Uint32Array | undefined,
   k: number,
   candidates: Uint32Array,
   options: Pick<ClusterOptions, 'threshold' | 'measure' | 'factAgreement'>,
@@ -175,8 +193,8 @@ export function verifyPairs(
   // Only the Jaccard measure can be screened by the Jaccard estimate: containment can be high while
   // Jaccard is low (a short abridged copy of a long article). At low thresholds the screen is below zero.
   const t = options.threshold;
-  const screen = options.measure === 'jaccard' ? t - SCREEN_STANDARD_ERRORS * Math.sqrt((t * (1 - t)) / k) : -1;
-  const { offsets, values, weights } = features;
+  const screen = estimateScreen(options, k);
+  invariant(signatures !== undefined || screen <= 0, 'the screen needs the signatures');
   const exact = new Float64Array(SIMILARITY_SLOTS);
   const table = new FeatureTable();
   // Facts first: an article has a few dozen facts against hundreds of features, and most candidates that
@@ -196,26 +214,26 @@ export function verifyPairs(
         continue;
       }
     }
-    if (screen > 0 && estimateJaccard(signatures, k, i, j) < screen) {
+    if (screen > 0 && estimateJaccard(signatures!, k, i, j) < screen) {
       if (histogram) histogram[REJECTED_BY_SCREENS]++;
       continue;
     }
     if (options.factAgreement > 0 && totals[TOTAL_SLOTS * i + FACT_COUNT] >= MIN_FACTS && totals[TOTAL_SLOTS * j + FACT_COUNT] >= MIN_FACTS) {
-      if (factTable.article !== i) factTable.load(i, facts.values, facts.weights, facts.offsets[i], facts.offsets[i + 1]);
-      factTable.compare(j, facts.values, facts.weights, facts.offsets[j], facts.offsets[j + 1], totals, exact);
+      if (factTable.article !== i) factTable.load(i, facts);
+      factTable.compare(j, facts, totals, exact);
       if (factsDisagree(exact, options.factAgreement)) {
         if (histogram) histogram[REJECTED_BY_FACTS]++;
         continue;
       }
     }
-    if (table.article !== i) table.load(i, values, weights, offsets[i], offsets[i + 1]);
-    table.compare(j, values, weights, offsets[j], offsets[j + 1], totals, exact);
+    if (table.article !== i) table.load(i, features);
+    table.compare(j, features, totals, exact);
     const score = pairScore(exact, options);
     if (histogram) histogram[Math.min(HISTOGRAM_BINS - 1, Math.floor(score * HISTOGRAM_BINS))]++;
     if (score < t) continue;
     a[verified] = i;
     b[verified] = j;
-    estimated[verified] = estimateJaccard(signatures, k, i, j);
+    if (signatures !== undefined) estimated[verified] = estimateJaccard(signatures, k, i, j);
     jaccard[verified] = exact[JACCARD];
     containment[verified] = exact[CONTAINMENT];
     factJaccard[verified] = exact[FACT_JACCARD];

@@ -47,7 +47,7 @@ export class FactScreen {
       for (let p = sets.offsets[i]; p < sets.offsets[i + 1]; p++) {
         if (!isFact(sets.values[p])) continue;
         this.facts[at] = sets.values[p];
-        this.weights[at++] = sets.weights[p];
+        this.weights[at++] = sets.weightOfCode[sets.weightCodes[p]];
       }
       this.offsets[i + 1] = at;
     }

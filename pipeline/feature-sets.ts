@@ -1,15 +1,21 @@
 import invariant from 'tiny-invariant';
 import { allocate } from './typed-arrays.js';
+import { WEIGHT_CODES } from './weights.js';
 
 /**
  * Many articles' sorted feature sets in two typed arrays (compressed sparse rows): the features of article
  * i are values[offsets[i] .. offsets[i + 1]).
  */
-export interface FeatureSets {
+export interface FeatureValues {
   offsets: Float64Array;
   values: Uint32Array;
-  /** The weight of each feature, parallel to `values` (see weights.ts). */
-  weights: Float32Array;
+}
+
+/** Feature sets with each feature's weight, weightOfCode[weightCodes[p]] (weights.ts, weightCode). */
+export interface FeatureSets extends FeatureValues {
+  weightCodes: Uint16Array;
+  /** WEIGHT_CODES weights (weights.ts, weightTable). */
+  weightOfCode: Float32Array;
 }
 
 /**
@@ -58,16 +64,16 @@ export class FeatureSetsBuilder {
     return this.count;
   }
 
-  /** The sets, with weights computed by `weigh` once all articles are in (IDF needs the whole batch). */
-  build(weigh: (sets: Omit<FeatureSets, 'weights'>) => Float32Array): FeatureSets {
+  /** The sets, with weights given by `weigh` once all articles are in, coded by encodeWeights. */
+  build(weigh: (sets: FeatureValues) => Float32Array): FeatureSets {
     const sets = this.buildUnweighted();
     const weights = weigh(sets);
     invariant(weights.length === sets.values.length, 'one weight per feature');
-    return { ...sets, weights };
+    return { ...sets, ...encodeWeights(weights) };
   }
 
   /** The sets without weights: a view of the builder's values, no copy. */
-  buildUnweighted(): Omit<FeatureSets, 'weights'> {
+  buildUnweighted(): FeatureValues {
     invariant(this.offsets[0] === 0, 'offsets start at 0');
     return { offsets: this.offsets.slice(0, this.count + 1), values: this.values.subarray(0, this.total) };
   }
@@ -89,15 +95,38 @@ export function selectFeatures(sets: FeatureSets, keep: (feature: number) => boo
   const n = sets.offsets.length - 1;
   const offsets = allocate(Float64Array, n + 1, shared);
   const values = allocate(Uint32Array, total, shared);
-  const weights = allocate(Float32Array, total, shared);
+  const weightCodes = allocate(Uint16Array, total, shared);
   let at = 0;
   for (let i = 0; i < n; i++) {
     for (let p = sets.offsets[i]; p < sets.offsets[i + 1]; p++) {
       if (!keep(sets.values[p])) continue;
       values[at] = sets.values[p];
-      weights[at++] = sets.weights[p];
+      weightCodes[at++] = sets.weightCodes[p];
     }
     offsets[i + 1] = at;
   }
-  return { offsets, values, weights };
+  return { offsets, values, weightCodes, weightOfCode: sets.weightOfCode };
+}
+
+/**
+ * Any weights (a test's, a caller's own) as codes and their table, for code that takes FeatureSets: each
+ * distinct weight gets a code, in order of first appearance. The pipeline's IDF weights are coded by
+ * document frequency instead (weights.ts, weightCode).
+ */
+export function encodeWeights(weights: ArrayLike<number>): Pick<FeatureSets, 'weightCodes' | 'weightOfCode'> {
+  const codeOf = new Map<number, number>();
+  const weightCodes = new Uint16Array(weights.length);
+  const weightOfCode = new Float32Array(WEIGHT_CODES);
+  for (let p = 0; p < weights.length; p++) {
+    const weight = Math.fround(weights[p]);
+    let code = codeOf.get(weight);
+    if (code === undefined) {
+      code = codeOf.size;
+      invariant(code < WEIGHT_CODES, `at most ${WEIGHT_CODES} distinct weights`);
+      codeOf.set(weight, code);
+      weightOfCode[code] = weight;
+    }
+    weightCodes[p] = code;
+  }
+  return { weightCodes, weightOfCode };
 }

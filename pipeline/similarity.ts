@@ -1,3 +1,5 @@
+import { type FeatureSets, encodeWeights } from './feature-sets.js';
+
 /**
  * Exact similarity of two articles' feature sets, for the candidate pairs only. With weights, every shared
  * or unshared feature counts its weight instead of 1 (weighted Jaccard: sum of min / sum of max, equal to
@@ -29,7 +31,12 @@ export const SIMILARITY_SLOTS = 6;
 /** `a` and `b` are sorted and distinct; `weightsA`/`weightsB` run parallel to them (all 1 when omitted). */
 export function setSimilarity(a: Uint32Array, b: Uint32Array, weightsA?: Float32Array, weightsB?: Float32Array): SetSimilarity {
   const out = new Float64Array(SIMILARITY_SLOTS);
-  rangeSimilarity(a, weightsA, 0, a.length, b, weightsB, 0, b.length, out);
+  const one = (values: Uint32Array, weights: ArrayLike<number> | undefined): FeatureSets => ({
+    offsets: Float64Array.of(0, values.length),
+    values,
+    ...encodeWeights(weights ?? new Float32Array(values.length).fill(1)),
+  });
+  rangeSimilarity(one(a, weightsA), 0, one(b, weightsB), 0, out);
   return { jaccard: out[JACCARD], containment: out[CONTAINMENT], shared: out[SHARED], factJaccard: out[FACT_JACCARD], factsA: out[FACTS_A], factsB: out[FACTS_B] };
 }
 
@@ -40,22 +47,19 @@ export const FACT_COUNT = 2;
 export const TOTAL_SLOTS = 3;
 
 /** Every article's totals, TOTAL_SLOTS each, into `into`. */
-export function articleTotals(
-  features: { offsets: Float64Array; values: Uint32Array; weights: Float32Array },
-  into: Float64Array<ArrayBufferLike> = new Float64Array(TOTAL_SLOTS * (features.offsets.length - 1)),
-): Float64Array<ArrayBufferLike> {
-  const { offsets, values, weights } = features;
-  for (let i = 0; i + 1 < offsets.length; i++) rangeTotals(values, weights, offsets[i], offsets[i + 1], into, TOTAL_SLOTS * i);
+export function articleTotals(features: FeatureSets, into: Float64Array<ArrayBufferLike> = new Float64Array(TOTAL_SLOTS * (features.offsets.length - 1))): Float64Array<ArrayBufferLike> {
+  for (let i = 0; i + 1 < features.offsets.length; i++) rangeTotals(features, i, into, TOTAL_SLOTS * i);
   return into;
 }
 
-/** The totals of values[from .. to) (weights 1 when omitted), written at into[at .. at + TOTAL_SLOTS). */
-function rangeTotals(values: Uint32Array, weights: Float32Array | undefined, from: number, to: number, into: Float64Array<ArrayBufferLike>, at: number): void {
+/** The totals of article `article` of `sets`, written at into[at .. at + TOTAL_SLOTS). */
+function rangeTotals(sets: FeatureSets, article: number, into: Float64Array<ArrayBufferLike>, at: number): void {
+  const { offsets, values, weightCodes, weightOfCode } = sets;
   let wording = 0;
   let facts = 0;
   let factCount = 0;
-  for (let p = from; p < to; p++) {
-    const w = weights ? weights[p] : 1;
+  for (let p = offsets[article]; p < offsets[article + 1]; p++) {
+    const w = weightOfCode[weightCodes[p]];
     if (values[p] & 1) {
       facts += w;
       factCount++;
@@ -83,36 +87,36 @@ function similaritySlots(sharedWording: number, sharedFacts: number, totals: Flo
 }
 
 /**
- * The same over ranges of larger arrays (the batch's feature sets), writing the slots above into `out`.
- * Wording features and facts (lowest hash bit set) are summed apart. Verification uses FeatureTable, which
- * gives the same slots; this merge serves the linkage's spot checks and setSimilarity.
+ * The same for article `i` of `a` and article `j` of `b`, writing the slots above into `out`. Wording
+ * features and facts (lowest hash bit set) are summed apart. Verification uses FeatureTable, which gives the
+ * same slots; this merge serves the linkage's spot checks and setSimilarity.
  */
-export function rangeSimilarity(
-  valuesA: Uint32Array,
-  weightsA: Float32Array | undefined,
-  i: number,
-  endA: number,
-  valuesB: Uint32Array,
-  weightsB: Float32Array | undefined,
-  j: number,
-  endB: number,
-  out: Float64Array,
-): void {
-  rangeTotals(valuesA, weightsA, i, endA, pairTotals, 0);
-  rangeTotals(valuesB, weightsB, j, endB, pairTotals, TOTAL_SLOTS);
+export function rangeSimilarity(a: FeatureSets, i: number, b: FeatureSets, j: number, out: Float64Array): void {
+  rangeTotals(a, i, pairTotals, 0);
+  rangeTotals(b, j, pairTotals, TOTAL_SLOTS);
+  const valuesA = a.values;
+  const valuesB = b.values;
+  const codesA = a.weightCodes;
+  const codesB = b.weightCodes;
+  const tableA = a.weightOfCode;
+  const tableB = b.weightOfCode;
+  let p = a.offsets[i];
+  let q = b.offsets[j];
+  const endA = a.offsets[i + 1];
+  const endB = b.offsets[j + 1];
   let sharedWording = 0;
   let sharedFacts = 0;
-  while (i < endA && j < endB) {
-    const x = valuesA[i];
-    const y = valuesB[j];
+  while (p < endA && q < endB) {
+    const x = valuesA[p];
+    const y = valuesB[q];
     if (x === y) {
-      const w = Math.min(weightsA ? weightsA[i] : 1, weightsB ? weightsB[j] : 1);
+      const w = Math.min(tableA[codesA[p]], tableB[codesB[q]]);
       if (x & 1) sharedFacts += w;
       else sharedWording += w;
-      i++;
-      j++;
-    } else if (x < y) i++;
-    else j++;
+      p++;
+      q++;
+    } else if (x < y) p++;
+    else q++;
   }
   similaritySlots(sharedWording, sharedFacts, pairTotals, 0, TOTAL_SLOTS, out);
 }
@@ -137,8 +141,11 @@ export class FeatureTable {
   /** The article the table holds, -1 for none. */
   article = -1;
 
-  /** Fills the table with article `article`: features values[from .. to) and their weights. */
-  load(article: number, values: Uint32Array, weights: Float32Array, from: number, to: number): void {
+  /** Fills the table with article `article` of `sets`: its features and their weights. */
+  load(article: number, sets: FeatureSets): void {
+    const { values, weightCodes, weightOfCode } = sets;
+    const from = sets.offsets[article];
+    const to = sets.offsets[article + 1];
     let size = this.keys.length;
     while (size < 2 * (to - from)) size *= 2;
     if (size !== this.keys.length) {
@@ -160,17 +167,20 @@ export class FeatureTable {
       while (stamps[slot] === stamp) slot = (slot + 1) & mask;
       stamps[slot] = stamp;
       keys[slot] = key;
-      this.weights[slot] = weights[p];
+      this.weights[slot] = weightOfCode[weightCodes[p]];
     }
     this.article = article;
   }
 
   /**
-   * The loaded article (A) against article `other` (B, features values[from .. to)), given both articles'
-   * `articleTotals`; writes rangeSimilarity's slots into `out`.
+   * The loaded article (A) against article `other` of `sets` (B), given both articles' `articleTotals`;
+   * writes rangeSimilarity's slots into `out`.
    */
-  compare(other: number, values: Uint32Array, weights: Float32Array, from: number, to: number, totals: Float64Array<ArrayBufferLike>, out: Float64Array): void {
+  compare(other: number, sets: FeatureSets, totals: Float64Array<ArrayBufferLike>, out: Float64Array): void {
     const { keys, stamps, mask, stamp } = this;
+    const { values, weightCodes, weightOfCode } = sets;
+    const from = sets.offsets[other];
+    const to = sets.offsets[other + 1];
     let sharedWording = 0;
     let sharedFacts = 0;
     for (let p = from; p < to; p++) {
@@ -178,7 +188,7 @@ export class FeatureTable {
       let slot = key & mask;
       while (stamps[slot] === stamp) {
         if (keys[slot] === key) {
-          const w = Math.min(this.weights[slot], weights[p]);
+          const w = Math.min(this.weights[slot], weightOfCode[weightCodes[p]]);
           if (key & 1) sharedFacts += w;
           else sharedWording += w;
           break;

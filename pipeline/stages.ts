@@ -30,9 +30,11 @@ import {
   type VerifiedPairs,
   clusterVerified,
   concatPairs,
+  estimatePairs,
+  estimateScreen,
   pairScorer,
 } from './cluster.js';
-import { type FeatureSets, FeatureSetsBuilder, selectFeatures } from './feature-sets.js';
+import { type FeatureSets, FeatureSetsBuilder, type FeatureValues, selectFeatures } from './feature-sets.js';
 import { isFact } from './facts.js';
 import { optimalBanding } from './lsh-params.js';
 import { type PipelineOptions } from './options.js';
@@ -47,7 +49,7 @@ import { type EngineName, createEngine } from './signature.js';
 import { TOTAL_SLOTS, articleTotals } from './similarity.js';
 import { allocate, sharedCopy } from './typed-arrays.js';
 import { type BandsResult, type ShingleResult, type SignResult, type SignTask, type VerifyResult, type WeighResult } from './tasks.js';
-import { type FeatureCounts, type IdfPopulation, type Weighting, idfArticles, joinParts, signatureWeightFloor, signatureWeights } from './weights.js';
+import { type FeatureCounts, type IdfPopulation, type Weighting, idfArticles, joinParts, signatureWeightFloor, signatureWeights, weightTable } from './weights.js';
 import { WorkerPool } from './worker-pool.js';
 
 export interface StageStats {
@@ -292,12 +294,12 @@ export function shingleStage(
       // IDF needs the whole batch. The workers weigh it side by side, each counting the document frequencies
       // of its own part of the feature hash space (weights.ts, weighPart).
       const unweighted = builder.buildUnweighted();
-      const weights = allocate(Float32Array, unweighted.values.length, true);
+      const weightCodes = allocate(Uint16Array, unweighted.values.length, true);
       const parts = Math.max(1, options.workers);
       const weighed = await Promise.all(
-        Array.from({ length: parts }, (_, part) => pool.run<WeighResult>({ task: 'weigh', sets: unweighted, weighting: options.weighting, weights, part, parts, population })),
+        Array.from({ length: parts }, (_, part) => pool.run<WeighResult>({ task: 'weigh', sets: unweighted, weighting: options.weighting, codes: weightCodes, part, parts, population })),
       );
-      sets = { ...unweighted, weights };
+      sets = { ...unweighted, weightCodes, weightOfCode: weightTable(options.weighting, idfArticles(ids.length, population)) };
       if (population !== undefined && weighed.every((result) => result.counts !== undefined)) {
         const counts = joinParts(weighed.map((result) => result.counts!));
         const articles = idfArticles(ids.length, population) - population.background.articles;
@@ -312,7 +314,8 @@ export function shingleStage(
     await writeArtifact(workPath(out, 'shingles.bin'), 'shingles', meta, {
       offsets: sets.offsets,
       values: sets.values,
-      weights: sets.weights,
+      weightCodes: sets.weightCodes,
+      weightOfCode: sets.weightOfCode,
       publishedMs: Float64Array.from(published),
     });
     return {
@@ -336,8 +339,8 @@ export async function loadCountedFeatures(out: string): Promise<{ articles: numb
   return { articles: meta.articles, counts: { features: arrays.features as Uint32Array, counts: arrays.counts as Uint32Array } };
 }
 
-/** The feature sets of work/shingles.bin without their weights: half the bytes. */
-export async function loadFeatureValues(out: string): Promise<Omit<FeatureSets, 'weights'>> {
+/** The feature sets of work/shingles.bin without their weights: two thirds of the bytes. */
+export async function loadFeatureValues(out: string): Promise<FeatureValues> {
   const { arrays } = await readArtifact<ShingleMeta>(workPath(out, 'shingles.bin'), 'shingles', 'shingle', false, ['offsets', 'values']);
   return { offsets: arrays.offsets as Float64Array, values: arrays.values as Uint32Array };
 }
@@ -349,7 +352,12 @@ export async function loadShingles(
   const { meta, arrays } = await readArtifact<ShingleMeta>(workPath(out, 'shingles.bin'), 'shingles', 'shingle', shared);
   return {
     keys: { ids: meta.ids, publishedMs: arrays.publishedMs as Float64Array },
-    sets: { offsets: arrays.offsets as Float64Array, values: arrays.values as Uint32Array, weights: arrays.weights as Float32Array },
+    sets: {
+      offsets: arrays.offsets as Float64Array,
+      values: arrays.values as Uint32Array,
+      weightCodes: arrays.weightCodes as Uint16Array,
+      weightOfCode: arrays.weightOfCode as Float32Array,
+    },
     options: meta.options,
     weighting: meta.weighting,
     idfArticles: meta.idfArticles ?? meta.ids.length,
@@ -374,6 +382,7 @@ export function signatureStage(out: string, options: Pick<PipelineOptions, 'engi
     const pool = new WorkerPool(options.workers);
     try {
       const offsets = (await file.read('offsets')) as Float64Array;
+      const weightOfCode = (await file.read('weightOfCode', true)) as Float32Array;
       const n = offsets.length - 1;
       const population = file.meta.idfArticles ?? n;
       const weightFloor = signatureWeightFloor(options.signatureMaxDf, file.meta.weighting, population);
@@ -386,7 +395,8 @@ export function signatureStage(out: string, options: Pick<PipelineOptions, 'engi
         whole = {
           offsets,
           values: (await file.read('values', true)) as Uint32Array,
-          weights: (await file.read('weights', true)) as Float32Array,
+          weightCodes: (await file.read('weightCodes', true)) as Uint16Array,
+          weightOfCode,
         };
         cappedWeights = sharedCopy(signatureWeights(whole, options.signatureMaxDf, file.meta.weighting, population));
       }
@@ -411,7 +421,7 @@ export function signatureStage(out: string, options: Pick<PipelineOptions, 'engi
             task = { task: 'sign', engine: options.engine, k, seed: options.seed, features: whole, from, to, weightFloor, cappedWeights, copyK: COPY_K };
           } else {
             // In shared memory, so that the worker reads them without a copy.
-            const features = await readArticleRange(file, offsets, from, to, true);
+            const features = await readArticleRange(file, offsets, weightOfCode, from, to, true);
             task = { task: 'sign', engine: options.engine, k, seed: options.seed, features, from: 0, to: to - from, weightFloor, copyK: COPY_K };
           }
           await inFlight.add(
@@ -533,26 +543,68 @@ export function clusterStage(
 ): Promise<StageStats> {
   const { threshold, measure, factAgreement, linkage, groupSimilarity } = options;
   return timed(out, 'cluster', { threshold, measure, factAgreement, linkage, ...(linkage === 'average' ? { groupSimilarity } : {}) }, async () => {
-    const [{ keys, sets }, { signatures, meta: signatureMeta }, candidates] = await allInOrder([
+    const clusterOptions: ClusterOptions = { threshold, measure, factAgreement, linkage, groupSimilarity };
+    // When inputs are missing, the message names the earliest stage to run: the shingle stage's.
+    await (await openArtifact<ShingleMeta>(workPath(out, 'shingles.bin'), 'shingles', 'shingle')).close();
+    const signatureFile = await openArtifact<SignatureMeta>(workPath(out, 'signatures.bin'), 'signatures', 'sign');
+    let verification: Awaited<ReturnType<typeof verifyAndLink>>;
+    try {
+      const { k } = signatureFile.meta;
+      // The estimate serves the pairs' report and, at high thresholds, the screen before the exact check.
+      // Without the screen the signatures (half a gigabyte at a million articles) are read only once the
+      // features are let go, so that the two are never held at once.
+      const screening = estimateScreen(clusterOptions, k) > 0;
+      const signatures = screening ? ((await signatureFile.read('signatures', true)) as Uint32Array) : undefined;
+      verification = await verifyAndLink(out, clusterOptions, options.workers, signatureFile.meta, signatures);
+      if (!screening) estimatePairs(verification.clustering.pairs, (await signatureFile.read('signatures')) as Uint32Array, k);
+    } finally {
+      await signatureFile.close();
+    }
+    const { clustering, histogram, candidatePairs } = verification;
+    await writeClustering(out, clustering, clusterOptions);
+    await writeFileAtomic(workPath(out, SIMILARITIES_FILE), JSON.stringify(similarityHistogramOf(histogram, clusterOptions)) + '\n');
+    const multi = clustering.clusters.filter((c) => c.members.length > 1);
+    return {
+      articles: clustering.clusterOf.length,
+      candidatePairs,
+      verifiedPairs: clustering.pairs.a.length,
+      clusteredPairs: clustering.pairs.clustered.reduce((s: number, x: number) => s + x, 0),
+      clusters: multi.length,
+      largestCluster: clustering.clusters.length > 0 ? clustering.clusters[0].members.length : 0,
+      duplicatesRemoved: multi.reduce((s, c) => s + c.members.length - 1, 0),
+    };
+  });
+}
+
+/**
+ * The cluster stage's verification and linkage: the only part that holds the batch's features, so that they
+ * can be let go before the signatures are read (see clusterStage).
+ */
+async function verifyAndLink(
+  out: string,
+  clusterOptions: ClusterOptions,
+  workers: number,
+  signatureMeta: SignatureMeta,
+  signatures: Uint32Array | undefined,
+): Promise<{ clustering: Clustering; histogram: Uint32Array; candidatePairs: number }> {
+    const [{ keys, sets }, candidates] = await allInOrder([
       loadShingles(out, true),
-      loadSignatures(out, true),
       openArtifact<CandidateMeta>(workPath(out, 'candidates.bin'), 'candidates', 'candidates'),
     ]);
     invariant(keys.ids.length === signatureMeta.articles, 'signatures and shingles describe the same articles');
-    const clusterOptions: ClusterOptions = { threshold, measure, factAgreement, linkage, groupSimilarity };
     // Verification is the costly part: chunks of candidates go to the workers; chunk order keeps the result
     // independent of the number of workers.
     const candidateValues = candidates.length('pairs');
     const totals = articleTotals(sets, allocate(Float64Array, TOTAL_SLOTS * keys.ids.length, true));
     const facts = selectFeatures(sets, isFact, true);
-    const pool = new WorkerPool(options.workers);
+    const pool = new WorkerPool(workers);
     const shown = progress('cluster', 'candidate pairs verified', candidateValues / 2);
     const verified: VerifiedPairs[] = [];
     const histogram = new Uint32Array(HISTOGRAM_SLOTS);
     try {
       // Each chunk of candidates is read as it is sent (in shared memory: the worker gets it without a copy),
       // at most two per worker ahead: the stage never holds all candidates, hundreds of megabytes at a million.
-      const inFlight = new InFlight(2 * Math.max(1, options.workers));
+      const inFlight = new InFlight(2 * Math.max(1, workers));
       for (let from = 0, chunk = 0; from < candidateValues; from += 2 * VERIFY_CHUNK, chunk++) {
         const pairs = (await candidates.readRange('pairs', from, Math.min(candidateValues, from + 2 * VERIFY_CHUNK), true)) as Uint32Array;
         const task = pool.run<VerifyResult>({ task: 'verify', features: sets, signatures, k: signatureMeta.k, candidates: pairs, totals, facts, options: clusterOptions });
@@ -572,20 +624,7 @@ export function clusterStage(
       await pool.close();
       await candidates.close();
     }
-    const clustering = clusterVerified(keys, sets, concatPairs(verified), clusterOptions, facts);
-    await writeClustering(out, clustering, clusterOptions);
-    await writeFileAtomic(workPath(out, SIMILARITIES_FILE), JSON.stringify(similarityHistogramOf(histogram, clusterOptions)) + '\n');
-    const multi = clustering.clusters.filter((c) => c.members.length > 1);
-    return {
-      articles: keys.ids.length,
-      candidatePairs: candidateValues / 2,
-      verifiedPairs: clustering.pairs.a.length,
-      clusteredPairs: clustering.pairs.clustered.reduce((s: number, x: number) => s + x, 0),
-      clusters: multi.length,
-      largestCluster: clustering.clusters.length > 0 ? clustering.clusters[0].members.length : 0,
-      duplicatesRemoved: multi.reduce((s, c) => s + c.members.length - 1, 0),
-    };
-  });
+    return { clustering: clusterVerified(keys, sets, concatPairs(verified), clusterOptions, facts), histogram, candidatePairs: candidateValues / 2 };
 }
 
 /** work/similarities.json: how the candidate pairs scored, for the report's histogram. */
@@ -723,30 +762,33 @@ export async function loadFeaturesOf(out: string, wanted: ArrayLike<number>): Pr
     const subsetOffsets = new Float64Array(count + 1);
     for (let i = 0; i < wanted.length; i++) if (at[i] >= 0) subsetOffsets[at[i] + 1] = subsetOffsets[at[i]] + offsets[i + 1] - offsets[i];
     const values = new Uint32Array(subsetOffsets[count]);
-    const weights = new Float32Array(subsetOffsets[count]);
+    const weightCodes = new Uint16Array(subsetOffsets[count]);
+    const weightOfCode = (await file.read('weightOfCode')) as Float32Array;
     for (let r = 0; r < runs.length; r += 2) {
-      const run = await readArticleRange(file, offsets, runs[r], runs[r + 1]);
+      const run = await readArticleRange(file, offsets, weightOfCode, runs[r], runs[r + 1]);
       const into = subsetOffsets[at[runs[r]]];
       values.set(run.values, into);
-      weights.set(run.weights, into);
+      weightCodes.set(run.weightCodes, into);
     }
-    return { sets: { offsets: subsetOffsets, values, weights }, at };
+    return { sets: { offsets: subsetOffsets, values, weightCodes, weightOfCode }, at };
   } finally {
     await file.close();
   }
 }
 
 /**
- * Articles from .. to - 1 of work/shingles.bin (`offsets`: the file's), read by range as feature sets of
- * their own, offsets from 0; with `shared`, in shared memory, for a worker to read without a copy.
+ * Articles from .. to - 1 of work/shingles.bin (`offsets` and `weightOfCode`: the file's), read by range as
+ * feature sets of their own, offsets from 0; with `shared`, in shared memory, for a worker to read without a
+ * copy.
  */
-async function readArticleRange(file: OpenArtifact<ShingleMeta>, offsets: Float64Array, from: number, to: number, shared = false): Promise<FeatureSets> {
+async function readArticleRange(file: OpenArtifact<ShingleMeta>, offsets: Float64Array, weightOfCode: Float32Array, from: number, to: number, shared = false): Promise<FeatureSets> {
   const [start, end] = [offsets[from], offsets[to]];
   const rebased = offsets.subarray(from, to + 1).map((offset) => offset - start);
   return {
     offsets: shared ? sharedCopy(rebased) : rebased,
     values: (await file.readRange('values', start, end, shared)) as Uint32Array,
-    weights: (await file.readRange('weights', start, end, shared)) as Float32Array,
+    weightCodes: (await file.readRange('weightCodes', start, end, shared)) as Uint16Array,
+    weightOfCode,
   };
 }
 

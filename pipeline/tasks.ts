@@ -4,7 +4,7 @@
  */
 import { type BandRange, type BandedSignatures, type IndexMatches, TonightBuckets, findCandidatesIn, matchIndexedRange } from './candidates.js';
 import { type ClusterOptions, HISTOGRAM_SLOTS, type VerifiedPairs, verifyPairs } from './cluster.js';
-import { type FeatureSets } from './feature-sets.js';
+import { type FeatureSets, type FeatureValues } from './feature-sets.js';
 import { isFact } from './facts.js';
 import { cleanArticle } from './normalize.js';
 import { type ShingleOptions, Shingler } from './shingle.js';
@@ -59,7 +59,8 @@ export interface VerifyTask {
   task: 'verify';
   /** Shared memory (SharedArrayBuffer): passed to workers without copying. */
   features: FeatureSets;
-  signatures: Uint32Array;
+  /** Only when the estimate screens candidates (cluster.ts, estimateScreen). */
+  signatures?: Uint32Array;
   k: number;
   /** A chunk of the candidate pairs. */
   candidates: Uint32Array;
@@ -77,12 +78,12 @@ export interface VerifyResult {
   histogram: Uint32Array;
 }
 
-/** Weigh part `part` of `parts` of the batch's features (weights.ts, weighPart), in shared memory. */
+/** Weigh part `part` of `parts` of the batch's features into `codes` (weights.ts, weighPart), in shared memory. */
 export interface WeighTask {
   task: 'weigh';
-  sets: Omit<FeatureSets, 'weights'>;
+  sets: FeatureValues;
   weighting: Weighting;
-  weights: Float32Array;
+  codes: Uint16Array;
   part: number;
   parts: number;
   /** Who IDF is counted over, when not simply the batch (weights.ts, IdfPopulation). */
@@ -146,7 +147,7 @@ export function runTask(request: TaskRequest): TaskResult {
       return { task: 'verify', pairs, histogram };
     }
     case 'weigh':
-      return { task: 'weigh', counts: weighPart(request.sets, request.weighting, request.weights, request.part, request.parts, request.population) };
+      return { task: 'weigh', counts: weighPart(request.sets, request.weighting, request.codes, request.part, request.parts, request.population) };
     case 'bands':
       return { task: 'bands', pairs: findCandidatesIn(request.sources, request.maxBucketSize, request.pinned, request.range) };
     case 'match': {
@@ -235,7 +236,7 @@ function signBatch({ engine: name, k, seed, features, from, to, weightFloor, cap
   const replicator = new WeightedReplicator();
   const signatures = new Uint32Array((to - from) * k);
   const copySignatures = new Uint32Array((to - from) * copyK);
-  const { offsets, values, weights } = features;
+  const { offsets, values, weightCodes, weightOfCode } = features;
   let capped = new Float32Array(1024);
   let wording = new Float32Array(1024);
   for (let i = from; i < to; i++) {
@@ -247,8 +248,9 @@ function signBatch({ engine: name, k, seed, features, from, to, weightFloor, cap
     }
     for (let p = start; p < end; p++) {
       // Copy signatures keep every wording feature; the main ones leave out those over the df cap too.
-      wording[p - start] = signatureWeight(values[p], weights[p], -Infinity);
-      capped[p - start] = cappedWeights ? cappedWeights[p] : signatureWeight(values[p], weights[p], weightFloor!);
+      const weight = weightOfCode[weightCodes[p]];
+      wording[p - start] = signatureWeight(values[p], weight, -Infinity);
+      capped[p - start] = cappedWeights ? cappedWeights[p] : signatureWeight(values[p], weight, weightFloor!);
     }
     const articleValues = values.subarray(start, end);
     signWeightedSet(engines.value, articleValues, capped.subarray(0, end - start), signatures.subarray((i - from) * k, (i - from + 1) * k), replicator);

@@ -11,7 +11,7 @@
 import invariant from 'tiny-invariant';
 import { isFact } from './facts.js';
 import { mix32 } from './hash.js';
-import { type FeatureSets } from './feature-sets.js';
+import { type FeatureSets, type FeatureValues } from './feature-sets.js';
 
 export const WEIGHTINGS = ['smooth-idf', 'idf', 'none'] as const;
 export type Weighting = (typeof WEIGHTINGS)[number];
@@ -85,28 +85,26 @@ export class DocumentFrequencies {
   }
 
   /**
-   * The weight by `weigh(df)` of every feature occurrence values[p] in the runs of `runs` (see partRuns),
-   * computed once per distinct feature (a feature recurs in many articles; the logarithm is the costly part).
-   * Ends the table's use for counting.
+   * The weight code (see weightCode) of every feature occurrence values[p] in the runs of `runs` (see
+   * partRuns), found once per distinct feature (a feature recurs in many articles). Ends the table's use for
+   * counting.
    */
-  weigh(values: Uint32Array, runs: Float64Array, weigh: (documentFrequency: number) => number, weights: Float32Array<ArrayBufferLike>): Float32Array<ArrayBufferLike> {
-    // Each slot's count is replaced by its weight in the same four bytes: the table is hundreds of megabytes
-    // at a million articles.
+  code(values: Uint32Array, runs: Float64Array, codes: Uint16Array<ArrayBufferLike>): Uint16Array<ArrayBufferLike> {
+    // Each slot's count is replaced by its code: the table is hundreds of megabytes at a million articles.
     const { table } = this;
-    const asWeights = new Float32Array(table.buffer, table.byteOffset, table.length);
     for (let at = 0; at < table.length; at += 2) {
       // An included feature no article counted (see `include`) weighs as a feature of one article.
-      if (table[at] !== 0) asWeights[at + 1] = weigh(Math.max(1, table[at + 1]));
+      if (table[at] !== 0) table[at + 1] = weightCode(Math.max(1, table[at + 1]));
     }
     this.weighed = true;
-    const zeroWeight = this.zeroCount > 0 ? weigh(this.zeroCount) : 0;
+    const zeroCode = weightCode(Math.max(1, this.zeroCount));
     for (let r = 0; r < runs.length; r += 2) {
       for (let p = runs[r]; p < runs[r + 1]; p++) {
         const key = values[p];
-        weights[p] = key === 0 ? zeroWeight : asWeights[this.slotOf(key) + 1];
+        codes[p] = key === 0 ? zeroCode : table[this.slotOf(key) + 1];
       }
     }
-    return weights;
+    return codes;
   }
 
   /** Every feature of the table and its count, features ascending; with `countedOnly`, those counted once or more. */
@@ -161,17 +159,52 @@ export function plainIdf(documentFrequency: number, articles: number): number {
   return Math.log((articles + 1) / documentFrequency);
 }
 
-function countDocumentFrequencies(sets: Omit<FeatureSets, 'weights'>): DocumentFrequencies {
+function countDocumentFrequencies(sets: FeatureValues): DocumentFrequencies {
   const frequencies = new DocumentFrequencies(Math.min(sets.values.length, 1 << 24));
   for (let i = 0; i + 1 < sets.offsets.length; i++) frequencies.addArticle(sets.values.subarray(sets.offsets[i], sets.offsets[i + 1]));
   return frequencies;
 }
 
-/** A weight per feature occurrence, parallel to `sets.values`. */
-export function featureWeights(sets: Omit<FeatureSets, 'weights'>, weighting: Weighting): Float32Array {
-  const weights = new Float32Array(sets.values.length);
-  weighPart(sets, weighting, weights, 0, 1);
-  return weights;
+/**
+ * Weights are stored as two-byte codes of the document frequency, not as four-byte floats: a weight depends
+ * on the feature's df alone (and on N and the weighting, the same for the whole batch), so one table of
+ * WEIGHT_CODES weights serves every feature. At a million articles that is 1.2 GB less to hold in the shingle
+ * and cluster stages and to write and read. A df below EXACT_CODES is its own code, so every batch whose
+ * features are each in fewer than 32,768 articles gets exactly the weights it would as floats; above, codes
+ * step by a factor of 2^(1/2048) in df (0.034%), and the weight at the step's middle is off by at most 0.00017,
+ * against weights of 3.4 and less at such frequencies in a batch of a million.
+ */
+export const WEIGHT_CODES = 1 << 16;
+const EXACT_CODES = 1 << 15;
+const STEPS_PER_DOUBLING = 2048;
+
+/** The code of document frequency `df` (1 or more). */
+export function weightCode(df: number): number {
+  if (df < EXACT_CODES) return df;
+  return Math.min(WEIGHT_CODES - 1, EXACT_CODES + Math.floor((Math.log2(df) - 15) * STEPS_PER_DOUBLING));
+}
+
+/** The document frequency a code stands for: itself below EXACT_CODES, else the middle of its step. */
+function frequencyOfCode(code: number): number {
+  return code < EXACT_CODES ? code : 2 ** (15 + (code - EXACT_CODES + 0.5) / STEPS_PER_DOUBLING);
+}
+
+/** The weight of each code, for a batch of `articles` (IDF's N) weighed by `weighting`. */
+export function weightTable(weighting: Weighting, articles: number): Float32Array {
+  const table = new Float32Array(WEIGHT_CODES);
+  if (weighting === 'none') return table.fill(1);
+  const idf = weighting === 'idf' ? plainIdf : smoothedIdf;
+  // Code 0 stands for no df at all; no feature gets it (counts start at 1).
+  for (let code = 1; code < WEIGHT_CODES; code++) table[code] = idf(frequencyOfCode(code), articles);
+  return table;
+}
+
+/** A weight per feature occurrence, parallel to `sets.values`, as floats. */
+export function featureWeights(sets: FeatureValues, weighting: Weighting): Float32Array {
+  const codes = new Uint16Array(sets.values.length);
+  weighPart(sets, weighting, codes, 0, 1);
+  const table = weightTable(weighting, sets.offsets.length - 1);
+  return Float32Array.from(codes, (code) => table[code]);
 }
 
 /**
@@ -218,25 +251,26 @@ export function idfArticles(articles: number, population: IdfPopulation | undefi
 }
 
 /**
- * Writes into `weights` the weights of the features in part `part` of `parts`, a split of the feature hash
+ * Writes into `codes` the weight codes (weightCode) of the features in part `part` of `parts`, a split of the feature hash
  * space: workers weigh the parts side by side, each counting the document frequencies of its own features
  * only, in a table a `parts`-th the size. Every feature's weight comes out the same whatever `parts`.
  * With a `population`, frequencies are counted over it instead of the batch (see IdfPopulation).
  */
 export function weighPart(
-  sets: Omit<FeatureSets, 'weights'>,
+  sets: FeatureValues,
   weighting: Weighting,
-  weights: Float32Array<ArrayBufferLike>,
+  codes: Uint16Array<ArrayBufferLike>,
   part: number,
   parts: number,
   population?: IdfPopulation,
 ): FeatureCounts | undefined {
-  invariant(weights.length === sets.values.length, 'one weight per feature');
+  invariant(codes.length === sets.values.length, 'one weight per feature');
   const { values, offsets } = sets;
   const articles = offsets.length - 1;
   const runs = partRuns(sets, part, parts);
   if (weighting === 'none') {
-    for (let r = 0; r < runs.length; r += 2) weights.fill(1, runs[r], runs[r + 1]);
+    // Every code weighs 1 (weightTable).
+    for (let r = 0; r < runs.length; r += 2) codes.fill(1, runs[r], runs[r + 1]);
     return undefined;
   }
   const frequencies = new DocumentFrequencies();
@@ -253,9 +287,7 @@ export function weighPart(
     counted = frequencies.entries(true);
     frequencies.addBackground(population.background);
   }
-  const n = idfArticles(articles, population);
-  const idf = weighting === 'idf' ? plainIdf : smoothedIdf;
-  frequencies.weigh(values, runs, (df) => idf(df, n), weights);
+  frequencies.code(values, runs, codes);
   return counted;
 }
 
@@ -320,7 +352,7 @@ function partOf(key: number, parts: number): number {
  * search. Each worker then reads only its own part of every article instead of testing every feature of the
  * batch (half the visits with 2 workers), and finds the runs once for counting and weighing both.
  */
-function partRuns(sets: Omit<FeatureSets, 'weights'>, part: number, parts: number): Float64Array {
+function partRuns(sets: FeatureValues, part: number, parts: number): Float64Array {
   const { values, offsets } = sets;
   const runs = new Float64Array(2 * (offsets.length - 1));
   for (let i = 0; i + 1 < offsets.length; i++) {
@@ -357,19 +389,20 @@ export const WEIGHT_QUANTUM = 0.5;
  * LSH and the screen before the exact check are tuned for; facts are compared in the exact check only. A
  * feature in many articles cannot single out one story, and left in the signature it makes every pair of
  * articles sharing it a candidate, a number that grows with the square of the batch. 0 keeps every feature.
- * `weighting` is the one `sets.weights` were computed with: IDF falls as a feature's document frequency
+ * `weighting` is the one `sets` were weighed with: IDF falls as a feature's document frequency
  * grows, so a feature found in more than maxDf articles is one that weighs less than a feature found in
  * maxDf, and the frequencies need not be counted again (with 'none' they are).
  */
 export function signatureWeights(sets: FeatureSets, maxDf: number, weighting: Weighting, articles = sets.offsets.length - 1): Float32Array {
-  const weights = sets.weights.slice();
+  const { values, weightCodes, weightOfCode } = sets;
+  const weights = Float32Array.from(weightCodes, (code) => weightOfCode[code]);
   const floor = signatureWeightFloor(maxDf, weighting, articles);
   if (floor !== undefined) {
-    for (let p = 0; p < weights.length; p++) weights[p] = signatureWeight(sets.values[p], sets.weights[p], floor);
+    for (let p = 0; p < weights.length; p++) weights[p] = signatureWeight(values[p], weights[p], floor);
     return weights;
   }
   const frequencies = countDocumentFrequencies(sets);
-  for (let p = 0; p < weights.length; p++) if (isFact(sets.values[p]) || frequencies.count(sets.values[p]) > maxDf) weights[p] = 0;
+  for (let p = 0; p < weights.length; p++) if (isFact(values[p]) || frequencies.count(values[p]) > maxDf) weights[p] = 0;
   return weights;
 }
 

@@ -164,8 +164,7 @@ test('verification keeps exactly the candidate pairs whose exact score passes, f
     const expected: string[] = [];
     for (let p = 0; p < pairs.length; p += 2) {
       const [i, j] = [pairs[p], pairs[p + 1]];
-      const { offsets, values, weights } = features;
-      rangeSimilarity(values, weights, offsets[i], offsets[i + 1], values, weights, offsets[j], offsets[j + 1], exact);
+      rangeSimilarity(features, i, features, j, exact);
       if (pairScore(exact, options) >= options.threshold) expected.push(`${i}-${j}`);
     }
     assert.ok(expected.length > 10 && expected.length < pairs.length / 2 - 10, `a mix of outcomes (${expected.length})`);

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { FactScreen } from '../pipeline/fact-screen.js';
-import { FeatureSetsBuilder } from '../pipeline/feature-sets.js';
+import { FeatureSetsBuilder, encodeWeights } from '../pipeline/feature-sets.js';
 import { isFact } from '../pipeline/facts.js';
 import {
   DocumentFrequencies,
@@ -15,10 +15,12 @@ import {
   type Weighting,
   countOf,
   featureWeights,
+  idfArticles,
   joinParts,
   mergeCounts,
   plainIdf,
   weighPart,
+  weightTable,
 } from '../pipeline/weights.js';
 
 function random(seed: number): () => number {
@@ -84,15 +86,16 @@ test('weights over indexed frequencies + tonight equal the weights of one batch 
       const batch = build([...tonight, ...guests]);
       const counted = Uint8Array.from({ length: tonight.length + guests.length }, (_, i) => (i < tonight.length ? 1 : 0));
       const whole = build([...indexed, ...tonight]);
-      const wholeWeights = new Float32Array(whole.values.length);
-      weighPart(whole, weighting, wholeWeights, 0, 1);
+      const wholeWeights = featureWeights(whole, weighting);
       const weightOf = new Map<number, number>();
       whole.values.forEach((f, p) => weightOf.set(f, wholeWeights[p]));
       const tonightCounts = addToBackground(EMPTY_BACKGROUND, batch, counted);
       for (const parts of [1, 3]) {
-        const weights = new Float32Array(batch.values.length);
-        const counts = joinParts(Array.from({ length: parts }, (_, part) => weighPart(batch, weighting, weights, part, parts, { counted, background })!));
-        batch.values.forEach((f, p) => assert.equal(weights[p], weightOf.get(f), `${weighting} round ${round} parts ${parts}: feature ${f}`));
+        const codes = new Uint16Array(batch.values.length);
+        const population = { counted, background };
+        const counts = joinParts(Array.from({ length: parts }, (_, part) => weighPart(batch, weighting, codes, part, parts, population)!));
+        const table = weightTable(weighting, idfArticles(batch.offsets.length - 1, population));
+        batch.values.forEach((f, p) => assert.equal(table[codes[p]], weightOf.get(f), `${weighting} round ${round} parts ${parts}: feature ${f}`));
         // What the parts counted, joined: tonight's articles' counts alone, for the index to add.
         assert.deepEqual(counts, { features: tonightCounts.features, counts: tonightCounts.counts }, `${weighting} round ${round} parts ${parts}: counts`);
       }
@@ -107,13 +110,12 @@ test('the fact screen keeps a guest exactly when its facts agree enough with one
     const next = random(500 + round);
     const tonight = randomSets(next, 1 + (next() % 10), 2 + (next() % 25));
     const sets = build(tonight);
-    const weights = new Float32Array(sets.values.length);
-    weighPart(sets, 'idf', weights, 0, 1);
+    const weights = featureWeights(sets, 'idf');
     const weightOf = new Map<number, number>();
     sets.values.forEach((f, p) => weightOf.set(f, weights[p]));
     const unseen = (fact: number) => plainIdf(1 + (fact % 3), tonight.length);
     const weight = (f: number) => weightOf.get(f) ?? unseen(f);
-    const screen = new FactScreen({ ...sets, weights }, tonight.length, minFacts, agreement, unseen);
+    const screen = new FactScreen({ ...sets, ...encodeWeights(weights) }, tonight.length, minFacts, agreement, unseen);
     for (let g = 0; g < 10; g++) {
       const guestFacts = randomSets(next, 1, 2 + (next() % 25))[0].filter(isFact);
       const partners = Uint32Array.from(new Set(Array.from({ length: 1 + (next() % 3) }, () => next() % tonight.length))).sort();
@@ -142,11 +144,12 @@ test('weights split over parts of the hash space equal one part, each part readi
       Array.from({ length: 1 + (next() % 40) }, () => Uint32Array.from(new Set(Array.from({ length: next() % 30 }, () => next() % 64 << 26 | (next() & 1)))).sort()),
     );
     for (const weighting of ['idf', 'smooth-idf', 'none'] as Weighting[]) {
-      const whole = featureWeights(batch, weighting);
+      const whole = new Uint16Array(batch.values.length);
+      weighPart(batch, weighting, whole, 0, 1);
       for (const parts of [2, 3, 5]) {
-        const weights = new Float32Array(batch.values.length).fill(-1);
-        for (let part = 0; part < parts; part++) weighPart(batch, weighting, weights, part, parts);
-        assert.deepEqual(weights, whole, `${weighting} round ${round} parts ${parts}`);
+        const codes = new Uint16Array(batch.values.length).fill(0xffff);
+        for (let part = 0; part < parts; part++) weighPart(batch, weighting, codes, part, parts);
+        assert.deepEqual(codes, whole, `${weighting} round ${round} parts ${parts}`);
       }
     }
   }

@@ -197,7 +197,7 @@ test('an index of another schema version or other signature options is refused w
 /** Each article's features and their weights, from a run's work/shingles.bin. */
 async function weightsOf(out: string): Promise<Map<string, string>> {
   const { keys, sets } = await loadShingles(out);
-  return new Map(keys.ids.map((id, i) => [id, Array.from(sets.values.subarray(sets.offsets[i], sets.offsets[i + 1]), (f, q) => `${f}:${sets.weights[sets.offsets[i] + q]}`).join(' ')]));
+  return new Map(keys.ids.map((id, i) => [id, Array.from(sets.values.subarray(sets.offsets[i], sets.offsets[i + 1]), (f, q) => `${f}:${sets.weightOfCode[sets.weightCodes[sets.offsets[i] + q]]}`).join(' ')]));
 }
 
 test('a night weighs features as one batch of everything indexed and its new articles would, guests included', async () => {

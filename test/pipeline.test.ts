@@ -142,9 +142,10 @@ test('the report reads the features of the articles it shows alone, as they are 
     const [from, to] = [sets.offsets[i], sets.offsets[i + 1]];
     assert.ok(to > from);
     assert.deepEqual([...some.values.subarray(some.offsets[at[i]], some.offsets[at[i] + 1])], [...sets.values.subarray(from, to)]);
-    assert.deepEqual([...some.weights.subarray(some.offsets[at[i]], some.offsets[at[i] + 1])], [...sets.weights.subarray(from, to)]);
+    assert.deepEqual([...some.weightCodes.subarray(some.offsets[at[i]], some.offsets[at[i] + 1])], [...sets.weightCodes.subarray(from, to)]);
   }
   assert.equal(some.values.length, sets.offsets[1] - sets.offsets[0] + sets.offsets[4] - sets.offsets[2]);
+  assert.deepEqual(some.weightOfCode, sets.weightOfCode);
 });
 
 test('the sign stage reads and signs a batch at a time: the same signatures as signing the whole batch at once', async () => {

@@ -125,10 +125,10 @@ test('the one-against-many feature table gives exactly the merge of two sorted l
   const merged = new Float64Array(SIMILARITY_SLOTS);
   const probed = new Float64Array(SIMILARITY_SLOTS);
   for (let i = 0; i < 10; i++) {
-    table.load(i, sets.values, sets.weights, sets.offsets[i], sets.offsets[i + 1]);
+    table.load(i, sets);
     for (let j = 0; j < 10; j++) {
-      rangeSimilarity(sets.values, sets.weights, sets.offsets[i], sets.offsets[i + 1], sets.values, sets.weights, sets.offsets[j], sets.offsets[j + 1], merged);
-      table.compare(j, sets.values, sets.weights, sets.offsets[j], sets.offsets[j + 1], totals, probed);
+      rangeSimilarity(sets, i, sets, j, merged);
+      table.compare(j, sets, totals, probed);
       assert.deepEqual([...probed], [...merged], `articles ${i} and ${j}`);
     }
   }

@@ -5,7 +5,7 @@ import { mix32, randomStream } from '../pipeline/hash.js';
 import { candidateProbability, optimalBanding } from '../pipeline/lsh-params.js';
 import { setSimilarity } from '../pipeline/similarity.js';
 import { EMPTY_SIGNATURE_VALUE, type EngineName, createEngine, estimateJaccard } from '../pipeline/signature.js';
-import { FeatureSetsBuilder } from '../pipeline/feature-sets.js';
+import { FeatureSetsBuilder, encodeWeights } from '../pipeline/feature-sets.js';
 import { featureWeights, signatureWeights, weighPart } from '../pipeline/weights.js';
 
 /** Two random sets of the given sizes sharing `shared` elements, as sorted distinct arrays. */
@@ -188,10 +188,10 @@ test('weights: plain IDF all but drops features every article has; a df cap and 
   assert.ok(Math.abs(plain[2] - Math.log(4)) < 1e-6);
   const smooth = featureWeights({ offsets, values }, 'smooth-idf');
   assert.ok(smooth.every((w) => w > 0), 'smoothed IDF never reaches zero');
-  const capped = signatureWeights({ offsets, values, weights: smooth }, 1, 'smooth-idf');
+  const capped = signatureWeights({ offsets, values, ...encodeWeights(smooth) }, 1, 'smooth-idf');
   assert.deepEqual([...capped].map((w) => w > 0), [false, false, true, false, false, false]);
   // A fact (odd hash) weighs nothing in signatures, whatever its document frequency; the rest keep theirs.
-  const withFact = signatureWeights({ offsets: Float64Array.of(0, 2), values: Uint32Array.of(6, 9), weights: Float32Array.of(1, 1) }, 0, 'none');
+  const withFact = signatureWeights({ offsets: Float64Array.of(0, 2), values: Uint32Array.of(6, 9), ...encodeWeights([1, 1]) }, 0, 'none');
   assert.deepEqual([...withFact], [1, 0]);
   // A zero-weight feature contributes nothing: an article whose only feature weighs 0 has an empty signature.
   const out = new Uint32Array(16);
@@ -208,8 +208,9 @@ test('the document-frequency cap of signatures read off IDF weights leaves out e
     const counted = signatureWeights(unweighted, maxDf, 'none').map((w) => (w > 0 ? 1 : 0));
     assert.ok(counted.includes(1), `maxDf ${maxDf} keeps something`);
     for (const weighting of ['idf', 'smooth-idf'] as const) {
-      const sets = { ...unweighted, weights: featureWeights(unweighted, weighting) };
-      const fromWeights = signatureWeights(sets, maxDf, weighting).map((w, p) => (w > 0 || (sets.weights[p] === 0 && counted[p] === 1) ? 1 : 0));
+      const weights = featureWeights(unweighted, weighting);
+      const sets = { ...unweighted, ...encodeWeights(weights) };
+      const fromWeights = signatureWeights(sets, maxDf, weighting).map((w, p) => (w > 0 || (weights[p] === 0 && counted[p] === 1) ? 1 : 0));
       assert.deepEqual([...fromWeights], [...counted], `${weighting}, maxDf ${maxDf}`);
     }
   }
@@ -221,11 +222,12 @@ test('weights come out the same however many parts of the hash space weigh them'
   for (let i = 0; i < 200; i++) builder.add(Uint32Array.from(new Set(Array.from({ length: 1 + (random() % 80) }, () => random() % 3000 === 0 ? 0 : random()))).sort());
   const sets = builder.buildUnweighted();
   for (const weighting of ['idf', 'smooth-idf', 'none'] as const) {
-    const whole = featureWeights(sets, weighting);
+    const whole = new Uint16Array(sets.values.length);
+    weighPart(sets, weighting, whole, 0, 1);
     for (const parts of [2, 3, 7]) {
-      const weights = new Float32Array(sets.values.length).fill(-1);
-      for (let part = 0; part < parts; part++) weighPart(sets, weighting, weights, part, parts);
-      assert.deepEqual(weights, whole, `${weighting}, ${parts} parts`);
+      const codes = new Uint16Array(sets.values.length).fill(0xffff);
+      for (let part = 0; part < parts; part++) weighPart(sets, weighting, codes, part, parts);
+      assert.deepEqual(codes, whole, `${weighting}, ${parts} parts`);
     }
   }
 });
