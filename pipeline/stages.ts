@@ -264,6 +264,8 @@ export function shingleStage(
     };
     const pool = new WorkerPool(options.workers);
     let sets: FeatureSets;
+    /** IDF's N: the batch's articles, or its population's (weights.ts, idfArticles). */
+    let idfN: number;
     try {
       // Batches are collected in submission order; at most two per worker are in flight, which bounds memory.
       const inFlight: { task: Promise<ShingleResult>; readTo: number }[] = [];
@@ -294,15 +296,16 @@ export function shingleStage(
       // IDF needs the whole batch. The workers weigh it side by side, each counting the document frequencies
       // of its own part of the feature hash space (weights.ts, weighPart).
       const unweighted = builder.buildUnweighted();
+      idfN = idfArticles(ids.length, population);
       const weightCodes = allocate(Uint16Array, unweighted.values.length, true);
       const parts = Math.max(1, options.workers);
       const weighed = await Promise.all(
         Array.from({ length: parts }, (_, part) => pool.run<WeighResult>({ task: 'weigh', sets: unweighted, weighting: options.weighting, codes: weightCodes, part, parts, population })),
       );
-      sets = { ...unweighted, weightCodes, weightOfCode: weightTable(options.weighting, idfArticles(ids.length, population)) };
+      sets = { ...unweighted, weightCodes, weightOfCode: weightTable(options.weighting, idfN) };
       if (population !== undefined && weighed.every((result) => result.counts !== undefined)) {
         const counts = joinParts(weighed.map((result) => result.counts!));
-        const articles = idfArticles(ids.length, population) - population.background.articles;
+        const articles = idfN - population.background.articles;
         await writeArtifact(workPath(out, COUNTED_FILE), 'feature counts', { articles }, { features: counts.features, counts: counts.counts });
       }
     } finally {
@@ -310,7 +313,7 @@ export function shingleStage(
       await pool.close();
     }
     await writeFileAtomic(workPath(out, 'unusable.json'), JSON.stringify(unusable));
-    const meta: ShingleMeta = { options: options.shingles, weighting: options.weighting, ids, ...(population === undefined ? {} : { idfArticles: idfArticles(ids.length, population) }) };
+    const meta: ShingleMeta = { options: options.shingles, weighting: options.weighting, ids, ...(population === undefined ? {} : { idfArticles: idfN }) };
     await writeArtifact(workPath(out, 'shingles.bin'), 'shingles', meta, {
       offsets: sets.offsets,
       values: sets.values,
@@ -587,44 +590,44 @@ async function verifyAndLink(
   signatureMeta: SignatureMeta,
   signatures: Uint32Array | undefined,
 ): Promise<{ clustering: Clustering; histogram: Uint32Array; candidatePairs: number }> {
-    const [{ keys, sets }, candidates] = await allInOrder([
-      loadShingles(out, true),
-      openArtifact<CandidateMeta>(workPath(out, 'candidates.bin'), 'candidates', 'candidates'),
-    ]);
-    invariant(keys.ids.length === signatureMeta.articles, 'signatures and shingles describe the same articles');
-    // Verification is the costly part: chunks of candidates go to the workers; chunk order keeps the result
-    // independent of the number of workers.
-    const candidateValues = candidates.length('pairs');
-    const totals = articleTotals(sets, allocate(Float64Array, TOTAL_SLOTS * keys.ids.length, true));
-    const facts = selectFeatures(sets, isFact, true);
-    const pool = new WorkerPool(workers);
-    const shown = progress('cluster', 'candidate pairs verified', candidateValues / 2);
-    const verified: VerifiedPairs[] = [];
-    const histogram = new Uint32Array(HISTOGRAM_SLOTS);
-    try {
-      // Each chunk of candidates is read as it is sent (in shared memory: the worker gets it without a copy),
-      // at most two per worker ahead: the stage never holds all candidates, hundreds of megabytes at a million.
-      const inFlight = new InFlight(2 * Math.max(1, workers));
-      for (let from = 0, chunk = 0; from < candidateValues; from += 2 * VERIFY_CHUNK, chunk++) {
-        const pairs = (await candidates.readRange('pairs', from, Math.min(candidateValues, from + 2 * VERIFY_CHUNK), true)) as Uint32Array;
-        const task = pool.run<VerifyResult>({ task: 'verify', features: sets, signatures, k: signatureMeta.k, candidates: pairs, totals, facts, options: clusterOptions });
-        await inFlight.add(
-          task.then((result) => {
-            // In chunk order, whichever worker finishes first: the result does not depend on the workers.
-            verified[chunk] = result.pairs;
-            // Counts add up in any order: the histogram does not depend on the workers either.
-            for (let slot = 0; slot < HISTOGRAM_SLOTS; slot++) histogram[slot] += result.histogram[slot];
-            shown.advance(pairs.length / 2);
-          }),
-        );
-      }
-      await inFlight.drain();
-    } finally {
-      shown.done();
-      await pool.close();
-      await candidates.close();
+  const [{ keys, sets }, candidates] = await allInOrder([
+    loadShingles(out, true),
+    openArtifact<CandidateMeta>(workPath(out, 'candidates.bin'), 'candidates', 'candidates'),
+  ]);
+  invariant(keys.ids.length === signatureMeta.articles, 'signatures and shingles describe the same articles');
+  // Verification is the costly part: chunks of candidates go to the workers; chunk order keeps the result
+  // independent of the number of workers.
+  const candidateValues = candidates.length('pairs');
+  const totals = articleTotals(sets, allocate(Float64Array, TOTAL_SLOTS * keys.ids.length, true));
+  const facts = selectFeatures(sets, isFact, true);
+  const pool = new WorkerPool(workers);
+  const shown = progress('cluster', 'candidate pairs verified', candidateValues / 2);
+  const verified: VerifiedPairs[] = [];
+  const histogram = new Uint32Array(HISTOGRAM_SLOTS);
+  try {
+    // Each chunk of candidates is read as it is sent (in shared memory: the worker gets it without a copy),
+    // at most two per worker ahead: the stage never holds all candidates, hundreds of megabytes at a million.
+    const inFlight = new InFlight(2 * Math.max(1, workers));
+    for (let from = 0, chunk = 0; from < candidateValues; from += 2 * VERIFY_CHUNK, chunk++) {
+      const pairs = (await candidates.readRange('pairs', from, Math.min(candidateValues, from + 2 * VERIFY_CHUNK), true)) as Uint32Array;
+      const task = pool.run<VerifyResult>({ task: 'verify', features: sets, signatures, k: signatureMeta.k, candidates: pairs, totals, facts, options: clusterOptions });
+      await inFlight.add(
+        task.then((result) => {
+          // In chunk order, whichever worker finishes first: the result does not depend on the workers.
+          verified[chunk] = result.pairs;
+          // Counts add up in any order: the histogram does not depend on the workers either.
+          for (let slot = 0; slot < HISTOGRAM_SLOTS; slot++) histogram[slot] += result.histogram[slot];
+          shown.advance(pairs.length / 2);
+        }),
+      );
     }
-    return { clustering: clusterVerified(keys, sets, concatPairs(verified), clusterOptions, facts), histogram, candidatePairs: candidateValues / 2 };
+    await inFlight.drain();
+  } finally {
+    shown.done();
+    await pool.close();
+    await candidates.close();
+  }
+  return { clustering: clusterVerified(keys, sets, concatPairs(verified), clusterOptions, facts), histogram, candidatePairs: candidateValues / 2 };
 }
 
 /** work/similarities.json: how the candidate pairs scored, for the report's histogram. */

@@ -251,9 +251,9 @@ export function idfArticles(articles: number, population: IdfPopulation | undefi
 }
 
 /**
- * Writes into `codes` the weight codes (weightCode) of the features in part `part` of `parts`, a split of the feature hash
- * space: workers weigh the parts side by side, each counting the document frequencies of its own features
- * only, in a table a `parts`-th the size. Every feature's weight comes out the same whatever `parts`.
+ * Writes into `codes` the weight codes (weightCode) of the features in part `part` of `parts`, a split of the
+ * feature hash space: workers weigh the parts side by side, each counting the document frequencies of its own
+ * features only, in a table a `parts`-th the size. Every feature's weight comes out the same whatever `parts`.
  * With a `population`, frequencies are counted over it instead of the batch (see IdfPopulation).
  */
 export function weighPart(
@@ -420,7 +420,8 @@ export function signatureWeightFloor(maxDf: number, weighting: Weighting, articl
   if (maxDf <= 0) return -Infinity;
   if (weighting === 'none') return undefined;
   // Stored weights are float32; so is the floor. IDF at two whole frequencies differs by far more than
-  // float32 rounding, so the comparison is exact.
+  // float32 rounding, so the comparison is exact while maxDf is under 32,768, where every df is its own weight
+  // code (weightCode); above, the features whose df shares maxDf's code step are all kept or all left out.
   return Math.fround((weighting === 'idf' ? plainIdf : smoothedIdf)(maxDf, articles));
 }
 
