@@ -11,9 +11,12 @@ export interface FeatureValues {
   values: Uint32Array;
 }
 
+/** One byte per feature in the pipeline (weights.ts, weightCode); two for encodeWeights' many distinct weights. */
+export type WeightCodes = Uint8Array | Uint16Array;
+
 /** Feature sets with each feature's weight, weightOfCode[weightCodes[p]] (weights.ts, weightCode). */
 export interface FeatureSets extends FeatureValues {
-  weightCodes: Uint16Array;
+  weightCodes: WeightCodes;
   /** WEIGHT_CODES weights (weights.ts, weightTable). */
   weightOfCode: Float32Array;
 }
@@ -95,7 +98,7 @@ export function selectFeatures(sets: FeatureSets, keep: (feature: number) => boo
   const n = sets.offsets.length - 1;
   const offsets = allocate(Float64Array, n + 1, shared);
   const values = allocate(Uint32Array, total, shared);
-  const weightCodes = allocate(Uint16Array, total, shared);
+  const weightCodes: WeightCodes = sets.weightCodes instanceof Uint8Array ? allocate(Uint8Array, total, shared) : allocate(Uint16Array, total, shared);
   let at = 0;
   for (let i = 0; i < n; i++) {
     for (let p = sets.offsets[i]; p < sets.offsets[i + 1]; p++) {
@@ -115,14 +118,16 @@ export function selectFeatures(sets: FeatureSets, keep: (feature: number) => boo
  */
 export function encodeWeights(weights: ArrayLike<number>): Pick<FeatureSets, 'weightCodes' | 'weightOfCode'> {
   const codeOf = new Map<number, number>();
-  const weightCodes = new Uint16Array(weights.length);
-  const weightOfCode = new Float32Array(WEIGHT_CODES);
+  const distinct = new Set(Array.from(weights, (w) => Math.fround(w))).size;
+  // The pipeline's one-byte codes when they suffice, so tests exercise the same arrays as a run.
+  const weightCodes = distinct <= WEIGHT_CODES ? new Uint8Array(weights.length) : new Uint16Array(weights.length);
+  const weightOfCode = new Float32Array(distinct <= WEIGHT_CODES ? WEIGHT_CODES : 1 << 16);
   for (let p = 0; p < weights.length; p++) {
     const weight = Math.fround(weights[p]);
     let code = codeOf.get(weight);
     if (code === undefined) {
       code = codeOf.size;
-      invariant(code < WEIGHT_CODES, `at most ${WEIGHT_CODES} distinct weights`);
+      invariant(code < weightOfCode.length, `at most ${weightOfCode.length} distinct weights`);
       codeOf.set(weight, code);
       weightOfCode[code] = weight;
     }

@@ -297,7 +297,7 @@ export function shingleStage(
       // of its own part of the feature hash space (weights.ts, weighPart).
       const unweighted = builder.buildUnweighted();
       idfN = idfArticles(ids.length, population);
-      const weightCodes = allocate(Uint16Array, unweighted.values.length, true);
+      const weightCodes = allocate(Uint8Array, unweighted.values.length, true);
       const parts = Math.max(1, options.workers);
       const weighed = await Promise.all(
         Array.from({ length: parts }, (_, part) => pool.run<WeighResult>({ task: 'weigh', sets: unweighted, weighting: options.weighting, codes: weightCodes, part, parts, population })),
@@ -358,7 +358,7 @@ export async function loadShingles(
     sets: {
       offsets: arrays.offsets as Float64Array,
       values: arrays.values as Uint32Array,
-      weightCodes: arrays.weightCodes as Uint16Array,
+      weightCodes: arrays.weightCodes as Uint8Array,
       weightOfCode: arrays.weightOfCode as Float32Array,
     },
     options: meta.options,
@@ -398,7 +398,7 @@ export function signatureStage(out: string, options: Pick<PipelineOptions, 'engi
         whole = {
           offsets,
           values: (await file.read('values', true)) as Uint32Array,
-          weightCodes: (await file.read('weightCodes', true)) as Uint16Array,
+          weightCodes: (await file.read('weightCodes', true)) as Uint8Array,
           weightOfCode,
         };
         cappedWeights = sharedCopy(signatureWeights(whole, options.signatureMaxDf, file.meta.weighting, population));
@@ -765,7 +765,7 @@ export async function loadFeaturesOf(out: string, wanted: ArrayLike<number>): Pr
     const subsetOffsets = new Float64Array(count + 1);
     for (let i = 0; i < wanted.length; i++) if (at[i] >= 0) subsetOffsets[at[i] + 1] = subsetOffsets[at[i]] + offsets[i + 1] - offsets[i];
     const values = new Uint32Array(subsetOffsets[count]);
-    const weightCodes = new Uint16Array(subsetOffsets[count]);
+    const weightCodes = new Uint8Array(subsetOffsets[count]);
     const weightOfCode = (await file.read('weightOfCode')) as Float32Array;
     for (let r = 0; r < runs.length; r += 2) {
       const run = await readArticleRange(file, offsets, weightOfCode, runs[r], runs[r + 1]);
@@ -790,7 +790,7 @@ async function readArticleRange(file: OpenArtifact<ShingleMeta>, offsets: Float6
   return {
     offsets: shared ? sharedCopy(rebased) : rebased,
     values: (await file.readRange('values', start, end, shared)) as Uint32Array,
-    weightCodes: (await file.readRange('weightCodes', start, end, shared)) as Uint16Array,
+    weightCodes: (await file.readRange('weightCodes', start, end, shared)) as Uint8Array,
     weightOfCode,
   };
 }

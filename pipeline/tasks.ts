@@ -83,7 +83,7 @@ export interface WeighTask {
   task: 'weigh';
   sets: FeatureValues;
   weighting: Weighting;
-  codes: Uint16Array;
+  codes: Uint8Array;
   part: number;
   parts: number;
   /** Who IDF is counted over, when not simply the batch (weights.ts, IdfPopulation). */

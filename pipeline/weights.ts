@@ -89,15 +89,15 @@ export class DocumentFrequencies {
    * partRuns), found once per distinct feature (a feature recurs in many articles). Ends the table's use for
    * counting.
    */
-  code(values: Uint32Array, runs: Float64Array, codes: Uint16Array<ArrayBufferLike>): Uint16Array<ArrayBufferLike> {
+  code(values: Uint32Array, runs: Float64Array, codes: Uint8Array<ArrayBufferLike>, articles: number): Uint8Array<ArrayBufferLike> {
     // Each slot's count is replaced by its code: the table is hundreds of megabytes at a million articles.
     const { table } = this;
     for (let at = 0; at < table.length; at += 2) {
       // An included feature no article counted (see `include`) weighs as a feature of one article.
-      if (table[at] !== 0) table[at + 1] = weightCode(Math.max(1, table[at + 1]));
+      if (table[at] !== 0) table[at + 1] = weightCode(Math.max(1, table[at + 1]), articles);
     }
     this.weighed = true;
-    const zeroCode = weightCode(Math.max(1, this.zeroCount));
+    const zeroCode = weightCode(Math.max(1, this.zeroCount), articles);
     for (let r = 0; r < runs.length; r += 2) {
       for (let p = runs[r]; p < runs[r + 1]; p++) {
         const key = values[p];
@@ -166,27 +166,31 @@ function countDocumentFrequencies(sets: FeatureValues): DocumentFrequencies {
 }
 
 /**
- * Weights are stored as two-byte codes of the document frequency, not as four-byte floats: a weight depends
+ * Weights are stored as one-byte codes of the document frequency, not as four-byte floats: a weight depends
  * on the feature's df alone (and on N and the weighting, the same for the whole batch), so one table of
- * WEIGHT_CODES weights serves every feature. At a million articles that is 1.2 GB less to hold in the shingle
- * and cluster stages and to write and read. A df below EXACT_CODES is its own code, so every batch whose
- * features are each in fewer than 32,768 articles gets exactly the weights it would as floats; above, codes
- * step by a factor of 2^(1/2048) in df (0.034%), and the weight at the step's middle is off by at most 0.00017,
- * against weights of 3.4 and less at such frequencies in a batch of a million.
+ * WEIGHT_CODES weights serves every feature. At a million articles that is 1.8 GB less to hold in the shingle
+ * and cluster stages and to write and read than floats, 0.6 GB less than two-byte codes. A df below
+ * EXACT_CODES is its own code: the features that single out a story are in few articles and weigh exactly
+ * what they would as floats. The other codes split [EXACT_CODES, N] into equal steps of log df, so the weight
+ * at a step's middle is off by at most ln(N / 128) / 256: 0.005 in a batch of 462 articles, 0.035 in one of a
+ * million (against weights of 9 and less at such frequencies), the same for both articles of a pair.
  */
-export const WEIGHT_CODES = 1 << 16;
-const EXACT_CODES = 1 << 15;
-const STEPS_PER_DOUBLING = 2048;
+export const WEIGHT_CODES = 256;
+const EXACT_CODES = 128;
+const LOG_CODES = WEIGHT_CODES - EXACT_CODES;
 
-/** The code of document frequency `df` (1 or more). */
-export function weightCode(df: number): number {
+/** ln of the ratio of the highest df `articles` allows to EXACT_CODES: the span the log codes cover. */
+const logSpan = (articles: number) => Math.log(Math.max(articles + 1, 2 * EXACT_CODES) / EXACT_CODES);
+
+/** The code of document frequency `df` (1 or more) in a batch of `articles` (IDF's N). */
+export function weightCode(df: number, articles: number): number {
   if (df < EXACT_CODES) return df;
-  return Math.min(WEIGHT_CODES - 1, EXACT_CODES + Math.floor((Math.log2(df) - 15) * STEPS_PER_DOUBLING));
+  return EXACT_CODES + Math.min(LOG_CODES - 1, Math.floor((Math.log(df / EXACT_CODES) / logSpan(articles)) * LOG_CODES));
 }
 
 /** The document frequency a code stands for: itself below EXACT_CODES, else the middle of its step. */
-function frequencyOfCode(code: number): number {
-  return code < EXACT_CODES ? code : 2 ** (15 + (code - EXACT_CODES + 0.5) / STEPS_PER_DOUBLING);
+function frequencyOfCode(code: number, articles: number): number {
+  return code < EXACT_CODES ? code : EXACT_CODES * Math.exp(((code - EXACT_CODES + 0.5) / LOG_CODES) * logSpan(articles));
 }
 
 /** The weight of each code, for a batch of `articles` (IDF's N) weighed by `weighting`. */
@@ -195,13 +199,13 @@ export function weightTable(weighting: Weighting, articles: number): Float32Arra
   if (weighting === 'none') return table.fill(1);
   const idf = weighting === 'idf' ? plainIdf : smoothedIdf;
   // Code 0 stands for no df at all; no feature gets it (counts start at 1).
-  for (let code = 1; code < WEIGHT_CODES; code++) table[code] = idf(frequencyOfCode(code), articles);
+  for (let code = 1; code < WEIGHT_CODES; code++) table[code] = idf(frequencyOfCode(code, articles), articles);
   return table;
 }
 
 /** A weight per feature occurrence, parallel to `sets.values`, as floats. */
 export function featureWeights(sets: FeatureValues, weighting: Weighting): Float32Array {
-  const codes = new Uint16Array(sets.values.length);
+  const codes = new Uint8Array(sets.values.length);
   weighPart(sets, weighting, codes, 0, 1);
   const table = weightTable(weighting, sets.offsets.length - 1);
   return Float32Array.from(codes, (code) => table[code]);
@@ -259,7 +263,7 @@ export function idfArticles(articles: number, population: IdfPopulation | undefi
 export function weighPart(
   sets: FeatureValues,
   weighting: Weighting,
-  codes: Uint16Array<ArrayBufferLike>,
+  codes: Uint8Array<ArrayBufferLike>,
   part: number,
   parts: number,
   population?: IdfPopulation,
@@ -287,7 +291,7 @@ export function weighPart(
     counted = frequencies.entries(true);
     frequencies.addBackground(population.background);
   }
-  frequencies.code(values, runs, codes);
+  frequencies.code(values, runs, codes, idfArticles(articles, population));
   return counted;
 }
 
@@ -420,7 +424,7 @@ export function signatureWeightFloor(maxDf: number, weighting: Weighting, articl
   if (maxDf <= 0) return -Infinity;
   if (weighting === 'none') return undefined;
   // Stored weights are float32; so is the floor. IDF at two whole frequencies differs by far more than
-  // float32 rounding, so the comparison is exact while maxDf is under 32,768, where every df is its own weight
+  // float32 rounding, so the comparison is exact while maxDf is under 128, where every df is its own weight
   // code (weightCode); above, the features whose df shares maxDf's code step are all kept or all left out.
   return Math.fround((weighting === 'idf' ? plainIdf : smoothedIdf)(maxDf, articles));
 }

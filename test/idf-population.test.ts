@@ -91,7 +91,7 @@ test('weights over indexed frequencies + tonight equal the weights of one batch 
       whole.values.forEach((f, p) => weightOf.set(f, wholeWeights[p]));
       const tonightCounts = addToBackground(EMPTY_BACKGROUND, batch, counted);
       for (const parts of [1, 3]) {
-        const codes = new Uint16Array(batch.values.length);
+        const codes = new Uint8Array(batch.values.length);
         const population = { counted, background };
         const counts = joinParts(Array.from({ length: parts }, (_, part) => weighPart(batch, weighting, codes, part, parts, population)!));
         const table = weightTable(weighting, idfArticles(batch.offsets.length - 1, population));
@@ -144,10 +144,10 @@ test('weights split over parts of the hash space equal one part, each part readi
       Array.from({ length: 1 + (next() % 40) }, () => Uint32Array.from(new Set(Array.from({ length: next() % 30 }, () => next() % 64 << 26 | (next() & 1)))).sort()),
     );
     for (const weighting of ['idf', 'smooth-idf', 'none'] as Weighting[]) {
-      const whole = new Uint16Array(batch.values.length);
+      const whole = new Uint8Array(batch.values.length);
       weighPart(batch, weighting, whole, 0, 1);
       for (const parts of [2, 3, 5]) {
-        const codes = new Uint16Array(batch.values.length).fill(0xffff);
+        const codes = new Uint8Array(batch.values.length); // code 0: no feature gets it, so an unwritten code shows
         for (let part = 0; part < parts; part++) weighPart(batch, weighting, codes, part, parts);
         assert.deepEqual(codes, whole, `${weighting} round ${round} parts ${parts}`);
       }

@@ -6,7 +6,7 @@ import { candidateProbability, optimalBanding } from '../pipeline/lsh-params.js'
 import { setSimilarity } from '../pipeline/similarity.js';
 import { EMPTY_SIGNATURE_VALUE, type EngineName, createEngine, estimateJaccard } from '../pipeline/signature.js';
 import { FeatureSetsBuilder, encodeWeights } from '../pipeline/feature-sets.js';
-import { featureWeights, signatureWeights, weighPart } from '../pipeline/weights.js';
+import { WEIGHT_CODES, featureWeights, signatureWeights, weighPart, weightCode, weightTable } from '../pipeline/weights.js';
 
 /** Two random sets of the given sizes sharing `shared` elements, as sorted distinct arrays. */
 function setPair(random: () => number, sizeA: number, sizeB: number, shared: number): [Uint32Array, Uint32Array] {
@@ -199,12 +199,29 @@ test('weights: plain IDF all but drops features every article has; a df cap and 
   assert.ok(out.every((v) => v === EMPTY_SIGNATURE_VALUE));
 });
 
+test('one-byte weight codes: exact under a df of 128, above within ln(N / 128) / 256 of the IDF, never out of order', () => {
+  for (const articles of [5, 300, 462, 100_000, 1_000_000, 20_000_000]) {
+    const table = weightTable('idf', articles);
+    const bound = Math.log(Math.max(articles + 1, 256) / 128) / 256 + 1e-6;
+    let previous = 0;
+    for (let df = 1; df <= articles; df += df < 1000 ? 1 : Math.ceil(df / 997)) {
+      const code = weightCode(df, articles);
+      assert.ok(code >= previous && code < WEIGHT_CODES, `N ${articles}, df ${df}: code ${code} after ${previous}`);
+      previous = code;
+      const exact = Math.log((articles + 1) / df);
+      if (df < 128) assert.equal(table[code], Math.fround(exact), `N ${articles}, df ${df}`);
+      else assert.ok(Math.abs(table[code] - exact) <= bound, `N ${articles}, df ${df}: ${table[code]} against ${exact}`);
+    }
+  }
+});
+
 test('the document-frequency cap of signatures read off IDF weights leaves out exactly the features a recount would', () => {
-  // 300 articles; feature 2f is in the first f articles, so document frequencies run from 1 to 300.
+  // 300 articles; feature 2f is in the first f articles, so document frequencies run from 1 to 300. Caps under
+  // 128, where every df has its own weight code (weights.ts), and one above every df.
   const builder = new FeatureSetsBuilder();
   for (let i = 0; i < 300; i++) builder.add(Uint32Array.from({ length: 300 - i }, (_, f) => 2 * (i + 1 + f)));
   const unweighted = builder.build((sets) => new Float32Array(sets.values.length).fill(1));
-  for (const maxDf of [1, 2, 49, 50, 150, 299, 300, 1000]) {
+  for (const maxDf of [1, 2, 49, 50, 126, 127, 1000]) {
     const counted = signatureWeights(unweighted, maxDf, 'none').map((w) => (w > 0 ? 1 : 0));
     assert.ok(counted.includes(1), `maxDf ${maxDf} keeps something`);
     for (const weighting of ['idf', 'smooth-idf'] as const) {
@@ -222,10 +239,10 @@ test('weights come out the same however many parts of the hash space weigh them'
   for (let i = 0; i < 200; i++) builder.add(Uint32Array.from(new Set(Array.from({ length: 1 + (random() % 80) }, () => random() % 3000 === 0 ? 0 : random()))).sort());
   const sets = builder.buildUnweighted();
   for (const weighting of ['idf', 'smooth-idf', 'none'] as const) {
-    const whole = new Uint16Array(sets.values.length);
+    const whole = new Uint8Array(sets.values.length);
     weighPart(sets, weighting, whole, 0, 1);
     for (const parts of [2, 3, 7]) {
-      const codes = new Uint16Array(sets.values.length).fill(0xffff);
+      const codes = new Uint8Array(sets.values.length); // code 0: no feature gets it, so an unwritten code shows
       for (let part = 0; part < parts; part++) weighPart(sets, weighting, codes, part, parts);
       assert.deepEqual(codes, whole, `${weighting}, ${parts} parts`);
     }
