@@ -18,13 +18,15 @@ export interface DatasetScores {
  * and, when present, DATASET/pairs.csv.
  */
 export async function evaluateDataset(dataset: string, out: string, options: PipelineOptions): Promise<DatasetScores> {
-  const labelsPath = join(dataset, 'labels.csv');
-  const pairsPath = join(dataset, 'pairs.csv');
-  const gold = parseLabelsCsv(await readFile(labelsPath, 'utf8').catch(() => {
-    throw new InputError(labelsPath, undefined, 'missing: an eval dataset has articles.jsonl and labels.csv (id,cluster)');
-  }), labelsPath);
-  const pairsText = await readFile(pairsPath, 'utf8').catch(() => undefined);
+  // A dataset without labels fails before the run, not after it.
+  await readGold(dataset);
   await runPipeline([join(dataset, 'articles.jsonl')], out, options);
+  return scoreDataset(dataset, out);
+}
+
+/** Scores the clustering a run left in `out` against DATASET's labels (see evaluateDataset). */
+export async function scoreDataset(dataset: string, out: string): Promise<DatasetScores> {
+  const { gold, pairsText, pairsPath } = await readGold(dataset);
   const clustering = await loadClustering(out);
   const predicted = new Map<string, string>();
   clustering.ids.forEach((id, i) => predicted.set(id, clustering.clusterIds[clustering.clusterOf[i]]));
@@ -35,3 +37,12 @@ export async function evaluateDataset(dataset: string, out: string, options: Pip
   };
 }
 
+async function readGold(dataset: string): Promise<{ gold: Map<string, string>; pairsText: string | undefined; pairsPath: string }> {
+  const labelsPath = join(dataset, 'labels.csv');
+  const pairsPath = join(dataset, 'pairs.csv');
+  const gold = parseLabelsCsv(await readFile(labelsPath, 'utf8').catch(() => {
+    throw new InputError(labelsPath, undefined, 'missing: an eval dataset has articles.jsonl and labels.csv (id,cluster)');
+  }), labelsPath);
+  const pairsText = await readFile(pairsPath, 'utf8').catch(() => undefined);
+  return { gold, pairsText, pairsPath };
+}
