@@ -34,7 +34,7 @@ import {
   estimateScreen,
   pairScorer,
 } from './cluster.js';
-import { type FeatureSets, FeatureSetsBuilder, type FeatureValues, selectFeatures } from './feature-sets.js';
+import { type FeatureSets, FeatureSetsBuilder, type FeatureValues, type WeightCodes, selectFeatures } from './feature-sets.js';
 import { isFact } from './facts.js';
 import { optimalBanding } from './lsh-params.js';
 import { type PipelineOptions } from './options.js';
@@ -358,7 +358,7 @@ export async function loadShingles(
     sets: {
       offsets: arrays.offsets as Float64Array,
       values: arrays.values as Uint32Array,
-      weightCodes: arrays.weightCodes as Uint8Array,
+      weightCodes: arrays.weightCodes as WeightCodes,
       weightOfCode: arrays.weightOfCode as Float32Array,
     },
     options: meta.options,
@@ -398,7 +398,7 @@ export function signatureStage(out: string, options: Pick<PipelineOptions, 'engi
         whole = {
           offsets,
           values: (await file.read('values', true)) as Uint32Array,
-          weightCodes: (await file.read('weightCodes', true)) as Uint8Array,
+          weightCodes: (await file.read('weightCodes', true)) as WeightCodes,
           weightOfCode,
         };
         cappedWeights = sharedCopy(signatureWeights(whole, options.signatureMaxDf, file.meta.weighting, population));
@@ -765,8 +765,9 @@ export async function loadFeaturesOf(out: string, wanted: ArrayLike<number>): Pr
     const subsetOffsets = new Float64Array(count + 1);
     for (let i = 0; i < wanted.length; i++) if (at[i] >= 0) subsetOffsets[at[i] + 1] = subsetOffsets[at[i]] + offsets[i + 1] - offsets[i];
     const values = new Uint32Array(subsetOffsets[count]);
-    const weightCodes = new Uint8Array(subsetOffsets[count]);
     const weightOfCode = (await file.read('weightOfCode')) as Float32Array;
+    // A file from before codes took one byte has two-byte codes and a table of 65,536 weights.
+    const weightCodes: WeightCodes = weightOfCode.length > 256 ? new Uint16Array(subsetOffsets[count]) : new Uint8Array(subsetOffsets[count]);
     for (let r = 0; r < runs.length; r += 2) {
       const run = await readArticleRange(file, offsets, weightOfCode, runs[r], runs[r + 1]);
       const into = subsetOffsets[at[runs[r]]];
@@ -790,7 +791,7 @@ async function readArticleRange(file: OpenArtifact<ShingleMeta>, offsets: Float6
   return {
     offsets: shared ? sharedCopy(rebased) : rebased,
     values: (await file.readRange('values', start, end, shared)) as Uint32Array,
-    weightCodes: (await file.readRange('weightCodes', start, end, shared)) as Uint8Array,
+    weightCodes: (await file.readRange('weightCodes', start, end, shared)) as WeightCodes,
     weightOfCode,
   };
 }
