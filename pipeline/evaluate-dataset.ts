@@ -18,15 +18,18 @@ export interface DatasetScores {
  * and, when present, DATASET/pairs.csv.
  */
 export async function evaluateDataset(dataset: string, out: string, options: PipelineOptions): Promise<DatasetScores> {
-  // A dataset without labels fails before the run, not after it.
-  await readGold(dataset);
+  // Labels first: a dataset without them fails before the run, not after it.
+  const gold = await readGold(dataset);
   await runPipeline([join(dataset, 'articles.jsonl')], out, options);
-  return scoreDataset(dataset, out);
+  return scoreAgainst(dataset, out, gold);
 }
 
 /** Scores the clustering a run left in `out` against DATASET's labels (see evaluateDataset). */
 export async function scoreDataset(dataset: string, out: string): Promise<DatasetScores> {
-  const { gold, pairsText, pairsPath } = await readGold(dataset);
+  return scoreAgainst(dataset, out, await readGold(dataset));
+}
+
+async function scoreAgainst(dataset: string, out: string, { gold, pairsText, pairsPath }: Gold): Promise<DatasetScores> {
   const clustering = await loadClustering(out);
   const predicted = new Map<string, string>();
   clustering.ids.forEach((id, i) => predicted.set(id, clustering.clusterIds[clustering.clusterOf[i]]));
@@ -37,7 +40,13 @@ export async function scoreDataset(dataset: string, out: string): Promise<Datase
   };
 }
 
-async function readGold(dataset: string): Promise<{ gold: Map<string, string>; pairsText: string | undefined; pairsPath: string }> {
+interface Gold {
+  gold: Map<string, string>;
+  pairsText: string | undefined;
+  pairsPath: string;
+}
+
+async function readGold(dataset: string): Promise<Gold> {
   const labelsPath = join(dataset, 'labels.csv');
   const pairsPath = join(dataset, 'pairs.csv');
   const gold = parseLabelsCsv(await readFile(labelsPath, 'utf8').catch(() => {

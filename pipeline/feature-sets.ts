@@ -118,20 +118,16 @@ export function selectFeatures(sets: FeatureSets, keep: (feature: number) => boo
  */
 export function encodeWeights(weights: ArrayLike<number>): Pick<FeatureSets, 'weightCodes' | 'weightOfCode'> {
   const codeOf = new Map<number, number>();
-  const distinct = new Set(Array.from(weights, (w) => Math.fround(w))).size;
-  // The pipeline's one-byte codes when they suffice, so tests exercise the same arrays as a run.
-  const weightCodes = distinct <= WEIGHT_CODES ? new Uint8Array(weights.length) : new Uint16Array(weights.length);
-  const weightOfCode = new Float32Array(distinct <= WEIGHT_CODES ? WEIGHT_CODES : 1 << 16);
   for (let p = 0; p < weights.length; p++) {
     const weight = Math.fround(weights[p]);
-    let code = codeOf.get(weight);
-    if (code === undefined) {
-      code = codeOf.size;
-      invariant(code < weightOfCode.length, `at most ${weightOfCode.length} distinct weights`);
-      codeOf.set(weight, code);
-      weightOfCode[code] = weight;
-    }
-    weightCodes[p] = code;
+    if (!codeOf.has(weight)) codeOf.set(weight, codeOf.size);
   }
+  invariant(codeOf.size <= 1 << 16, `at most ${1 << 16} distinct weights`);
+  // The pipeline's one-byte codes when they suffice, so tests exercise the same arrays as a run.
+  const wide = codeOf.size > WEIGHT_CODES;
+  const weightCodes = wide ? new Uint16Array(weights.length) : new Uint8Array(weights.length);
+  const weightOfCode = new Float32Array(wide ? 1 << 16 : WEIGHT_CODES);
+  for (const [weight, code] of codeOf) weightOfCode[code] = weight;
+  for (let p = 0; p < weights.length; p++) weightCodes[p] = codeOf.get(Math.fround(weights[p]))!;
   return { weightCodes, weightOfCode };
 }

@@ -49,7 +49,7 @@ import { type EngineName, createEngine } from './signature.js';
 import { TOTAL_SLOTS, articleTotals } from './similarity.js';
 import { allocate, sharedCopy } from './typed-arrays.js';
 import { type BandsResult, type ShingleResult, type SignResult, type SignTask, type VerifyResult, type WeighResult } from './tasks.js';
-import { type FeatureCounts, type IdfPopulation, type Weighting, idfArticles, joinParts, signatureWeightFloor, signatureWeights, weightTable } from './weights.js';
+import { type FeatureCounts, type IdfPopulation, type Weighting, idfArticles, joinParts, signatureWeightFloor, signatureWeights, WEIGHT_CODES, weightTable } from './weights.js';
 import { WorkerPool } from './worker-pool.js';
 
 export interface StageStats {
@@ -387,8 +387,8 @@ export function signatureStage(out: string, options: Pick<PipelineOptions, 'engi
       const offsets = (await file.read('offsets')) as Float64Array;
       const weightOfCode = (await file.read('weightOfCode', true)) as Float32Array;
       const n = offsets.length - 1;
-      const population = file.meta.idfArticles ?? n;
-      const weightFloor = signatureWeightFloor(options.signatureMaxDf, file.meta.weighting, population);
+      const idfN = file.meta.idfArticles ?? n;
+      const weightFloor = signatureWeightFloor(options.signatureMaxDf, file.meta.weighting, idfN);
       // Without a floor (no IDF to read frequencies off) the capped weights are computed here, once, over
       // the whole batch; with one, each batch's features are read as it is signed, so that the stage holds a
       // few batches' features at a time, not gigabytes.
@@ -401,7 +401,7 @@ export function signatureStage(out: string, options: Pick<PipelineOptions, 'engi
           weightCodes: (await file.read('weightCodes', true)) as WeightCodes,
           weightOfCode,
         };
-        cappedWeights = sharedCopy(signatureWeights(whole, options.signatureMaxDf, file.meta.weighting, population));
+        cappedWeights = sharedCopy(signatureWeights(whole, options.signatureMaxDf, file.meta.weighting, idfN));
       }
       const { k } = createEngine(options.engine, options.k, options.seed);
       const signatures = new Uint32Array(n * k);
@@ -767,7 +767,7 @@ export async function loadFeaturesOf(out: string, wanted: ArrayLike<number>): Pr
     const values = new Uint32Array(subsetOffsets[count]);
     const weightOfCode = (await file.read('weightOfCode')) as Float32Array;
     // A file from before codes took one byte has two-byte codes and a table of 65,536 weights.
-    const weightCodes: WeightCodes = weightOfCode.length > 256 ? new Uint16Array(subsetOffsets[count]) : new Uint8Array(subsetOffsets[count]);
+    const weightCodes: WeightCodes = weightOfCode.length > WEIGHT_CODES ? new Uint16Array(subsetOffsets[count]) : new Uint8Array(subsetOffsets[count]);
     for (let r = 0; r < runs.length; r += 2) {
       const run = await readArticleRange(file, offsets, weightOfCode, runs[r], runs[r + 1]);
       const into = subsetOffsets[at[runs[r]]];
