@@ -13,7 +13,7 @@
  * it to almost nothing.
  */
 import { CHAR_CLASS, DIGIT, LOWER, TOKEN, UPPER } from './char-classes.js';
-import { hashString, mix32 } from './hash.js';
+import { FNV_OFFSET, hashString, hashUnit, mix32 } from './hash.js';
 
 /** Fact hashes have their lowest bit set, wording features (shingle.ts) have it clear. */
 export const isFact = (feature: number): boolean => (feature & 1) === 1;
@@ -79,6 +79,21 @@ function addLineFacts(text: string, from: number, to: number, facts: number[]): 
       i++;
     }
     const name = sentenceCase && CHAR_CLASS[text.charCodeAt(start)] & UPPER && i - start >= 2;
-    if (digits || name) facts.push(asFact(hashString(text.slice(start, i).toLowerCase())));
+    if (digits || name) facts.push(asFact(lowerCaseHash(text, start, i)));
   }
+}
+
+/**
+ * hashString(text.slice(from, to).toLowerCase()) without making the string: an article has dozens of facts.
+ * Outside ASCII, lower case can change a word's length ("İ"), so such words take the string's way.
+ */
+function lowerCaseHash(text: string, from: number, to: number): number {
+  let h = FNV_OFFSET;
+  for (let i = from; i < to; i++) {
+    let c = text.charCodeAt(i);
+    if (c > 127) return hashString(text.slice(from, to).toLowerCase());
+    if (c >= 65 && c <= 90) c += 32;
+    h = hashUnit(h, c);
+  }
+  return mix32(h);
 }

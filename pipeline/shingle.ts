@@ -59,15 +59,17 @@ export function stopwordSet(languages: string): HashSet32 {
 }
 
 /**
+ * Bucket sort (see sorted): one or two hashes a bucket on average. A bucket longer than this (only input made to
+ * collide could fill one) goes to the built-in sort instead of insertion sort, which is quadratic.
+ */
+const MAX_INSERTION = 32;
+/** Below this many features the built-in sort is as quick. */
+const BUCKET_MIN = 256;
+
+/**
  * Reusable shingler: holds scratch buffers sized for the largest text seen so far, so that shingling a
  * stream of articles allocates nothing per token.
  */
-/** Radix sort digits: three passes of 11 bits cover a 32-bit hash. */
-const RADIX_BITS = 11;
-const RADIX_MASK = (1 << RADIX_BITS) - 1;
-/** Below this many features the built-in sort is as quick (the radix passes cost 3 x 2,048 counts). */
-const RADIX_MIN = 256;
-
 export class Shingler {
   readonly options: ShingleOptions;
   private readonly stopwords: HashSet32;
@@ -75,8 +77,8 @@ export class Shingler {
   private tokenStart = new Uint32Array(1024);
   private tokenEnd = new Uint32Array(1024);
   private features = new Uint32Array(4096);
-  private radixScratch = new Uint32Array(4096);
-  private readonly radixCounts = new Uint32Array(1 << RADIX_BITS);
+  private sortScratch = new Uint32Array(4096);
+  private bucketStarts = new Uint32Array(1025);
   /** The content tokens joined by spaces, as code units, for character n-grams. */
   private joined = new Uint16Array(4096);
 
@@ -191,34 +193,50 @@ export class Shingler {
   }
 
   /**
-   * this.features[0 .. n) in ascending order, by a radix sort of three 11-bit digits through one scratch
-   * buffer: a few hundred hashes an article sort in about half the time of the built-in sort, which was half
-   * of the shingler's own time. Returns a view of whichever buffer holds the result.
+   * this.features[0 .. n) in ascending order. The values are hashes, spread evenly, so one counting pass on
+   * their top bits puts them into about n / 2 buckets of a few each, and an insertion sort finishes each
+   * bucket: 7 µs for 700 hashes where three passes of an 11-bit radix sort took 12.6 and the built-in sort 18.
+   * Returns a view of the scratch buffer that holds the result.
    */
   private sorted(n: number): Uint32Array {
-    if (n < RADIX_MIN) return this.features.subarray(0, n).sort();
-    if (this.radixScratch.length < n) this.radixScratch = new Uint32Array(this.features.length);
-    let from = this.features;
-    let to = this.radixScratch;
-    const counts = this.radixCounts;
-    for (let shift = 0; shift < 32; shift += RADIX_BITS) {
-      counts.fill(0);
-      for (let i = 0; i < n; i++) counts[(from[i] >>> shift) & RADIX_MASK]++;
-      let sum = 0;
-      for (let d = 0; d <= RADIX_MASK; d++) {
-        const c = counts[d];
-        counts[d] = sum;
-        sum += c;
-      }
-      for (let i = 0; i < n; i++) {
-        const v = from[i];
-        to[counts[(v >>> shift) & RADIX_MASK]++] = v;
-      }
-      const filled = to;
-      to = from;
-      from = filled;
+    if (n < BUCKET_MIN) return this.features.subarray(0, n).sort();
+    let bits = 8;
+    while (2 << bits <= n) bits++;
+    const buckets = 1 << bits;
+    const shift = 32 - bits;
+    if (this.sortScratch.length < n) this.sortScratch = new Uint32Array(this.features.length);
+    if (this.bucketStarts.length < buckets + 2) this.bucketStarts = new Uint32Array(buckets + 2);
+    const from = this.features;
+    const to = this.sortScratch;
+    // Bucket d is counted in ends[d + 1]; summed, ends[d + 1] is where it ends. Each value is then placed at
+    // its bucket's end, which moves down, so that afterwards bucket d is to[ends[d + 1] .. ends[d + 2]).
+    const ends = this.bucketStarts;
+    ends.fill(0, 0, buckets + 2);
+    for (let i = 0; i < n; i++) ends[(from[i] >>> shift) + 1]++;
+    for (let d = 1; d <= buckets; d++) ends[d] += ends[d - 1];
+    ends[buckets + 1] = n;
+    for (let i = 0; i < n; i++) {
+      const v = from[i];
+      to[--ends[(v >>> shift) + 1]] = v;
     }
-    return from.subarray(0, n);
+    for (let d = 1; d <= buckets; d++) {
+      const start = ends[d];
+      const end = ends[d + 1];
+      if (end - start > MAX_INSERTION) {
+        to.subarray(start, end).sort();
+        continue;
+      }
+      for (let i = start + 1; i < end; i++) {
+        const v = to[i];
+        let j = i - 1;
+        while (j >= start && to[j] > v) {
+          to[j + 1] = to[j];
+          j--;
+        }
+        to[j + 1] = v;
+      }
+    }
+    return to.subarray(0, n);
   }
 
   private growTokens(): void {

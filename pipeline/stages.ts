@@ -1,7 +1,8 @@
 /**
  * The pipeline's stages as runnable steps: each reads the previous stage's file in `OUT/work/`, calls its
  * pure core, and writes its own file, so a later stage can be re-run (say, with another threshold) without
- * redoing the earlier ones. `runPipeline` runs them all in order.
+ * redoing the earlier ones. `runPipeline` runs them all in order (the read and shingle stages side by side,
+ * see readAndShingleStages).
  *
  *   read      inputs            -> work/articles.jsonl   (the articles, one JSON line each, in input order)
  *   shingle   articles.jsonl    -> work/shingles.bin     (normalized, then sorted feature hashes per article)
@@ -39,7 +40,7 @@ import { isFact } from './facts.js';
 import { optimalBanding } from './lsh-params.js';
 import { type PipelineOptions } from './options.js';
 import { type Progress, progress } from './progress.js';
-import { type Rejection, originOf, readArticles } from './read-articles.js';
+import { type Rejection, listInputFiles, originOf, readArticles } from './read-articles.js';
 import { InputError } from './errors.js';
 import { publishReports } from './publish.js';
 import { type ShownArticle, clusterFigures, writeNightlyReports, writeRejected, writeReports } from './report.js';
@@ -146,47 +147,124 @@ async function* readWorkLines(out: string, read?: { bytes: number }): AsyncGener
 }
 
 export function readStage(inputs: string[], out: string, options: Pick<PipelineOptions, 'readConcurrency' | 'strict'>): Promise<StageStats> {
-  return timed(out, 'read', { inputs, readConcurrency: options.readConcurrency, strict: options.strict }, async () => {
-    // A new batch: what an earlier nightly run said about the last one no longer holds.
-    await rm(workPath(out, NIGHTLY_FILE), { force: true });
-    const writer = await AtomicLineWriter.create(workPath(out, 'articles.jsonl'));
+  return timed(out, 'read', readStageOptions(inputs, options), async () => {
     const shown = progress('read', 'articles');
-    let articles = 0;
-    // Without --strict, bad inputs are skipped and listed in work/rejected.json (OUT/rejected.csv once reported).
-    const rejections: Rejection[] = [];
-    const onReject = options.strict ? undefined : (rejection: Rejection) => void rejections.push(rejection);
-    // Lines go out in chunks of about a megabyte: one write per article would cost more than the JSON.
-    let chunk = '';
     try {
-      for await (const article of readArticles(inputs, { concurrency: options.readConcurrency, onReject })) {
-        const stored: StoredArticle = {
-          id: article.id,
-          title: article.title,
-          text: article.text,
-          published_at: article.publishedAt,
-          source: article.source,
-          url: article.url,
-          origin: article.origin,
-        };
-        chunk += JSON.stringify(stored) + '\n';
-        if (chunk.length >= 1 << 20) {
-          await writer.write(chunk);
-          chunk = '';
-        }
-        articles++;
-        shown.advance(1);
+      const lines = readIntoWork(inputs, out, options, shown);
+      for (;;) {
+        const next = await lines.next();
+        if (next.done) return next.value;
       }
-      await writer.write(chunk);
-      await writeFileAtomic(workPath(out, 'rejected.json'), JSON.stringify(rejections));
-      await writer.commit();
-    } catch (error) {
-      await writer.abort();
-      throw error;
     } finally {
       shown.done();
     }
-    return { articles, rejected: rejections.filter((r) => r.action === 'skipped').length, truncated: rejections.filter((r) => r.action === 'truncated').length };
   });
+}
+
+const readStageOptions = (inputs: string[], options: Pick<PipelineOptions, 'readConcurrency' | 'strict'>) => ({
+  inputs,
+  readConcurrency: options.readConcurrency,
+  strict: options.strict,
+});
+
+interface ReadCounts extends Record<string, number> {
+  articles: number;
+  rejected: number;
+  truncated: number;
+}
+
+/**
+ * The read stage's work: writes work/articles.jsonl and work/rejected.json, and yields the lines of
+ * articles.jsonl (without their newlines) a chunk at a time as it writes them, so that the shingle stage can
+ * take them as they come (readAndShingleStages). The file is committed only once the last chunk has been
+ * taken; a consumer that stops early leaves no articles.jsonl behind.
+ */
+async function* readIntoWork(
+  inputs: string[],
+  out: string,
+  options: Pick<PipelineOptions, 'readConcurrency' | 'strict'>,
+  shown: Progress,
+): AsyncGenerator<string[], ReadCounts> {
+  // A new batch: what an earlier nightly run said about the last one no longer holds.
+  await rm(workPath(out, NIGHTLY_FILE), { force: true });
+  const writer = await AtomicLineWriter.create(workPath(out, 'articles.jsonl'));
+  let articles = 0;
+  // Without --strict, bad inputs are skipped and listed in work/rejected.json (OUT/rejected.csv once reported).
+  const rejections: Rejection[] = [];
+  const onReject = options.strict ? undefined : (rejection: Rejection) => void rejections.push(rejection);
+  // Lines go out in chunks of about a megabyte: one write per article would cost more than the JSON.
+  let chunk = '';
+  let lines: string[] = [];
+  let committed = false;
+  try {
+    for await (const article of readArticles(inputs, { concurrency: options.readConcurrency, onReject })) {
+      const stored: StoredArticle = {
+        id: article.id,
+        title: article.title,
+        text: article.text,
+        published_at: article.publishedAt,
+        source: article.source,
+        url: article.url,
+        origin: article.origin,
+      };
+      const line = JSON.stringify(stored);
+      chunk += line + '\n';
+      lines.push(line);
+      if (chunk.length >= 1 << 20) {
+        await writer.write(chunk);
+        chunk = '';
+        yield lines;
+        lines = [];
+      }
+      articles++;
+      shown.advance(1);
+    }
+    await writer.write(chunk);
+    if (lines.length > 0) yield lines;
+    await writeFileAtomic(workPath(out, 'rejected.json'), JSON.stringify(rejections));
+    await writer.commit();
+    committed = true;
+  } finally {
+    // An error, or a consumer that stopped taking lines: nothing half-written is left.
+    if (!committed) await writer.abort();
+  }
+  return { articles, rejected: rejections.filter((r) => r.action === 'skipped').length, truncated: rejections.filter((r) => r.action === 'truncated').length };
+}
+
+/**
+ * The read and shingle stages side by side, for a whole run: the shingle stage takes the lines of
+ * work/articles.jsonl as the read stage writes them instead of reading the file back once it is done. The
+ * read stage's parsing (one thread) then runs while the workers shingle, instead of before them. Both write
+ * the same files as when run one after the other; the shingle stage's time includes the read stage's.
+ */
+export async function readAndShingleStages(inputs: string[], out: string, options: PipelineOptions): Promise<[StageStats, StageStats]> {
+  let finish!: (counts: ReadCounts) => void;
+  let fail!: (error: unknown) => void;
+  const readDone = new Promise<ReadCounts>((resolve, reject) => {
+    finish = resolve;
+    fail = reject;
+  });
+  const readStats = timed(out, 'read', readStageOptions(inputs, options), () => readDone);
+  // Its failure is the shingle stage's too, which reports it.
+  readStats.catch(() => undefined);
+  // The shingle stage's builder reserves a value per byte of input (see shingleStage).
+  const inputBytes = await totalBytes(inputs);
+  async function* source(): AsyncGenerator<string[]> {
+    try {
+      finish(yield* readIntoWork(inputs, out, options, { advance() {}, done() {} }));
+    } catch (error) {
+      fail(error);
+      throw error;
+    }
+  }
+  const shingleStats = await shingleStage(out, options, 0, undefined, { lines: source(), bytes: inputBytes });
+  return [await readStats, shingleStats];
+}
+
+async function totalBytes(inputs: string[]): Promise<number> {
+  let bytes = 0;
+  for (const file of await listInputFiles(inputs)) bytes += (await stat(file)).size;
+  return bytes;
 }
 
 interface ShingleMeta {
@@ -205,18 +283,22 @@ const BATCH_SIZE = 2000;
  * ones work/shingles.bin already describes, shingled with the same options; their features are taken from
  * there instead of shingled again. Features depend on the article alone, so the result is the same; the
  * weights are computed over the whole batch as always.
+ * `fromRead` (readAndShingleStages): the lines of work/articles.jsonl as the read stage writes them, and the
+ * size of its inputs, instead of the finished file.
  */
 export function shingleStage(
   out: string,
   options: Pick<PipelineOptions, 'shingles' | 'weighting' | 'workers' | 'strict'>,
   keepFirst = 0,
   population?: IdfPopulation,
+  fromRead?: { lines: AsyncIterable<string[]>; bytes: number },
 ): Promise<StageStats> {
   return timed(out, 'shingle', { ...options.shingles, weighting: options.weighting }, async () => {
-    // Progress in bytes of work/articles.jsonl: its size is known before its articles are counted.
-    const size = await stat(workPath(out, 'articles.jsonl')).then((file) => file.size, () => undefined);
+    // Progress in bytes of work/articles.jsonl: its size is known before its articles are counted. Taken
+    // from the read stage, articles are counted instead, with no total.
+    const size = fromRead ? undefined : await stat(workPath(out, 'articles.jsonl')).then((file) => file.size, () => undefined);
     // A feature per byte of input is about twice what the default shingles make; pages not written cost nothing.
-    const builder = new FeatureSetsBuilder(size ?? 0, true);
+    const builder = new FeatureSetsBuilder((fromRead?.bytes ?? size) ?? 0, true);
     const ids: string[] = [];
     const published: number[] = [];
     let withoutFeatures = 0;
@@ -237,10 +319,11 @@ export function shingleStage(
       const keptStats = await readWorkJson<StageStats>(out, 'shingle.stats.json');
       noiseLinesDropped += Number(keptStats.noiseLinesDropped);
     }
-    const shown = progress('shingle', 'bytes', size);
+    const shown = fromRead ? progress('shingle', 'articles') : progress('shingle', 'bytes', size);
+    /** How far the input has been taken: bytes of articles.jsonl, or articles from the read stage. */
     const read = { bytes: 0 };
     let shownBytes = 0;
-    /** `readTo`: the bytes read when the batch was submitted, so the bar counts batches shingled, not read. */
+    /** `readTo`: the input taken when the batch was submitted, so the bar counts batches shingled, not read. */
     const collect = (result: ShingleResult, readTo: number) => {
       shown.advance(readTo - shownBytes);
       shownBytes = readTo;
@@ -281,14 +364,25 @@ export function shingleStage(
           collect(await next.task, next.readTo);
         }
       };
-      let skip = keepFirst;
-      for await (const line of readWorkLines(out, read)) {
-        if (skip > 0) {
-          skip--;
-          continue;
+      if (fromRead) {
+        invariant(keepFirst === 0, 'articles kept from shingles.bin are read back from articles.jsonl');
+        for await (const chunk of fromRead.lines) {
+          for (const line of chunk) {
+            lines.push(line);
+            read.bytes++;
+            if (lines.length === BATCH_SIZE) await submit();
+          }
         }
-        lines.push(line);
-        if (lines.length === BATCH_SIZE) await submit();
+      } else {
+        let skip = keepFirst;
+        for await (const line of readWorkLines(out, read)) {
+          if (skip > 0) {
+            skip--;
+            continue;
+          }
+          lines.push(line);
+          if (lines.length === BATCH_SIZE) await submit();
+        }
       }
       if (lines.length > 0) await submit();
       for (const next of inFlight) collect(await next.task, next.readTo);
@@ -901,8 +995,7 @@ export const REPORT_FILES = ['report.html', 'documents.csv', 'clusters.csv', 'pa
 /** All stages in order; returns their statistics. */
 export async function runPipeline(inputs: string[], out: string, options: PipelineOptions): Promise<StageStats[]> {
   const stats: StageStats[] = [];
-  stats.push(await readStage(inputs, out, options));
-  stats.push(await shingleStage(out, options));
+  stats.push(...(await readAndShingleStages(inputs, out, options)));
   stats.push(await signatureStage(out, options));
   stats.push(await candidatesStage(out, options));
   stats.push(await clusterStage(out, options));

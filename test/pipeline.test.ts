@@ -191,6 +191,42 @@ test('a late stage re-runs alone on the earlier stages\' files', async () => {
   assert.equal((await readCsv(join(out, 'clusters.csv'))).length, 0);
 });
 
+test('a run shingles the articles as the read stage writes them: the same work files as the stages one by one', async () => {
+  // 2.4 MB of articles: several of the read stage's chunks (a megabyte each) and of the shingler's batches.
+  const dir = await scratch();
+  const line = (i: number, text = `Report ${i} from Kaluga: ${'the council met again and voted on the budget. '.repeat(8)}${i * 7919}`) =>
+    JSON.stringify({ id: `a${i}`, title: `Story ${i}`, text });
+  await writeFile(join(dir, 'many.jsonl'), Array.from({ length: 5000 }, (_, i) => line(i)).join('\n') + '\n');
+  const together = await scratch();
+  await runPipeline([SEEDS, dir], together, DEFAULT_OPTIONS);
+  const apart = await scratch();
+  await readStage([SEEDS, dir], apart, DEFAULT_OPTIONS);
+  await shingleStage(apart, DEFAULT_OPTIONS);
+  for (const file of ['articles.jsonl', 'rejected.json', 'shingles.bin', 'unusable.json']) {
+    assert.ok((await readFile(join(together, 'work', file))).equals(await readFile(join(apart, 'work', file))), file);
+  }
+  for (const stage of ['read', 'shingle']) {
+    const counts = async (out: string) => ({ ...JSON.parse(await readFile(join(out, 'work', `${stage}.stats.json`), 'utf8')), seconds: 0, articlesPerSecond: 0 });
+    assert.deepEqual(await counts(together), await counts(apart), stage);
+  }
+
+  // A failure on either side while the read stage is still going leaves no articles.jsonl, whole or half-
+  // written: a bad line past its first chunks, or an article the shingle stage turns down (strict) in its
+  // first batch, found while the read stage is thousands of lines ahead (the bad line comes first in path order).
+  const bad = await scratch();
+  const short = Array.from({ length: 30000 }, (_, i) => JSON.stringify({ id: `b${i}`, text: `Item ${i} on the budget vote in Kaluga.` }));
+  short[25000] = '{"id": "broken", "text": ';
+  await writeFile(join(bad, 'bad.jsonl'), short.join('\n'));
+  short[25000] = JSON.stringify({ id: 'b25000', text: 'fine' });
+  short[100] = JSON.stringify({ id: 'b100', title: 'The', text: '!!! the and of ???' });
+  await writeFile(join(bad, 'unusable.jsonl'), short.join('\n'));
+  for (const [file, message] of [['bad.jsonl', /bad\.jsonl:25001: not valid JSON/], ['unusable.jsonl', /unusable\.jsonl:101: no usable shingles/]] as const) {
+    const out = await scratch();
+    await assert.rejects(runPipeline([join(bad, file)], out, { ...DEFAULT_OPTIONS, strict: true }), message);
+    assert.deepEqual((await readdir(join(out, 'work'))).filter((name) => name.includes('articles')), [], file);
+  }
+});
+
 test('CSV cells with quotes, commas and line breaks survive a round trip', async () => {
   const dir = await scratch();
   const out = await scratch();

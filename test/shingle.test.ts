@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { asWording, factHashes, isFact } from '../pipeline/facts.js';
+import { asFact, asWording, factHashes, isFact } from '../pipeline/facts.js';
 import { hashString, randomStream } from '../pipeline/hash.js';
 import { cleanArticle, normalizeText } from '../pipeline/normalize.js';
 import { Shingler } from '../pipeline/shingle.js';
@@ -74,6 +74,22 @@ test('word n-grams span content words and never collide with unigrams; shingles 
   assert.equal(setSimilarity(features, unigrams).shared, 2);
 });
 
+test('long texts come out sorted and distinct too, also when many hashes share their top bits', () => {
+  // Enough words for the bucket sort (256 features or more); each word alone is sorted by the built-in sort,
+  // so the union of the words' own shingles is what the long text must give.
+  const s = words();
+  const next = randomStream(7);
+  const vocabulary = Array.from({ length: 3000 }, () => next().toString(36));
+  // 40 words whose hashes share their top 8 bits: one bucket of 40, more than insertion sort is given.
+  const top = (w: string) => s.shingle(w)[0] >>> 24;
+  const colliding = vocabulary.filter((w) => top(w) === top(vocabulary[0]));
+  for (let i = 0; colliding.length < 40; i++) if (top(`c${i}`) === top(vocabulary[0])) colliding.push(`c${i}`);
+  for (const text of [[...vocabulary.slice(0, 300), ...colliding], vocabulary, [...vocabulary, ...vocabulary.slice(0, 500)]]) {
+    const expected = hashes(...text);
+    assert.deepEqual(s.shingle(text.join(' ')), expected);
+  }
+});
+
 test('character n-grams run across word boundaries and cover a text shorter than n', () => {
   const s = words({ wordNgrams: [], charNgram: 3 });
   assert.equal(s.shingle('abcd').length, 2); // abc, bcd
@@ -93,7 +109,9 @@ test('exact Jaccard and containment of sorted sets; facts (odd hashes) are compa
 test('facts are the numbers and capitalised names of the raw text, in a hash space of their own', () => {
   const facts = factHashes('The Bank of Kaluga paid 1,250.5 rubles on 27 August; a bank said so.');
   const expected = ['the', 'bank', 'kaluga', '1,250.5', '27', 'august'];
-  assert.equal(facts.length, expected.length); // "a", "bank" (lower case), "said", "so" are not facts
+  // "a", "bank" (lower case), "said", "so" are not facts. A fact is its lower-case form's hash, in any script.
+  assert.deepEqual(facts, expected.map((w) => asFact(hashString(w))));
+  assert.deepEqual(factHashes('In Zürich, İzmir and ÅLAND met'), ['in', 'zürich', 'İzmir'.toLowerCase(), 'åland'].map((w) => asFact(hashString(w))));
   assert.ok(facts.every(isFact));
   // Case does not matter once a word is a fact; a one-letter capital ("A") is not one.
   assert.deepEqual(factHashes('they saw KALUGA and A'), factHashes('they saw Kaluga and'));

@@ -155,6 +155,15 @@ test('candidates are the pairs sharing a band, each once, sorted, whatever the b
   const same = new Uint32Array(5 * k).fill(4);
   assert.equal(findCandidates(same, k, { bands: 2, rows: 2, maxBucketSize: 100 }).length / 2, 10);
   assert.deepEqual([...findCandidates(same, k, { bands: 2, rows: 2, maxBucketSize: 2 })], [0, 1, 0, 2, 0, 3, 0, 4, 1, 2, 1, 3, 1, 4]);
+  // 1,600 identical articles over two bands: 2.6 million pairs found (the pair store grows many times), each
+  // kept once.
+  const many = 1600;
+  const found = findCandidates(new Uint32Array(many * k).fill(4), k, { bands: 2, rows: 2, maxBucketSize: many });
+  assert.equal(found.length / 2, (many * (many - 1)) / 2);
+  for (let p = 0, i = 0, j = 1; p < found.length; p += 2) {
+    assert.ok(found[p] === i && found[p + 1] === j, `pair ${p / 2} is ${i}, ${j}`);
+    if (++j === many) j = ++i + 1;
+  }
 });
 
 test('candidates of bands split into ranges (one per worker), merged, are those of one pass over all the bands', () => {
