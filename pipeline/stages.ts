@@ -167,11 +167,7 @@ const readStageOptions = (inputs: string[], options: Pick<PipelineOptions, 'read
   strict: options.strict,
 });
 
-interface ReadCounts extends Record<string, number> {
-  articles: number;
-  rejected: number;
-  truncated: number;
-}
+type ReadCounts = { articles: number; rejected: number; truncated: number };
 
 /**
  * The read stage's work: writes work/articles.jsonl and work/rejected.json, and yields the lines of
@@ -235,13 +231,15 @@ async function* readIntoWork(
  * The read and shingle stages side by side, for a whole run: the shingle stage takes the lines of
  * work/articles.jsonl as the read stage writes them instead of reading the file back once it is done. The
  * read stage's parsing (one thread) then runs while the workers shingle, instead of before them. Both write
- * the same files as when run one after the other; the shingle stage's time includes the read stage's.
+ * the same files as when run one after the other; the shingle stage's time includes the read stage's, whose
+ * statistics say so (`alongside`).
  */
 export async function readAndShingleStages(inputs: string[], out: string, options: PipelineOptions): Promise<[StageStats, StageStats]> {
   let finish!: (counts: ReadCounts) => void;
   let fail!: (error: unknown) => void;
-  const readDone = new Promise<ReadCounts>((resolve, reject) => {
-    finish = resolve;
+  const readDone = new Promise<ReadCounts & { alongside: string }>((resolve, reject) => {
+    // Its time is part of the shingle stage's, and its statistics say so (see stagesSeconds).
+    finish = (counts) => resolve({ ...counts, alongside: 'shingle' });
     fail = reject;
   });
   const readStats = timed(out, 'read', readStageOptions(inputs, options), () => readDone);
@@ -974,7 +972,7 @@ export function reportStage(out: string): Promise<StageStats> {
         verifiedPairs: written.verifiedPairs,
         threshold: clustering.options.threshold,
         measure: clustering.options.measure,
-        seconds: Object.values(stages).reduce((sum, s) => sum + s.seconds, 0) + (performance.now() - start) / 1000,
+        seconds: stagesSeconds(Object.values(stages)) + (performance.now() - start) / 1000,
       };
       const page = buildReportPage(source, selection, shown);
       shown.clear();
@@ -991,6 +989,11 @@ export function reportStage(out: string): Promise<StageStats> {
 
 /** What the report stage writes into OUT (as links into OUT/current, see publish.ts). */
 export const REPORT_FILES = ['report.html', 'documents.csv', 'clusters.csv', 'pairs.csv', 'deduplicated.jsonl', 'rejected.csv', 'merges.csv', 'search-updates.ndjson', 'run.json'];
+
+/** How long stages took together: a stage that ran alongside another (`alongside`) is within that one's time. */
+export function stagesSeconds(stages: StageStats[]): number {
+  return stages.reduce((sum, s) => sum + (s.alongside === undefined ? s.seconds : 0), 0);
+}
 
 /** All stages in order; returns their statistics. */
 export async function runPipeline(inputs: string[], out: string, options: PipelineOptions): Promise<StageStats[]> {
