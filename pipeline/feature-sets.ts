@@ -93,22 +93,40 @@ export const MAX_SHARED_VALUES = (2 ** 32 - 8) / 4;
  * their weights; in shared memory with `shared`, for workers to read.
  */
 export function selectFeatures(sets: FeatureSets, keep: (feature: number) => boolean, shared = false): FeatureSets {
-  let total = 0;
-  for (let p = 0; p < sets.values.length; p++) if (keep(sets.values[p])) total++;
+  const n = sets.offsets.length - 1;
+  const counts = new Float64Array(n);
+  for (let i = 0; i < n; i++) for (let p = sets.offsets[i]; p < sets.offsets[i + 1]; p++) if (keep(sets.values[p])) counts[i]++;
+  const subset = allocateSubset(sets, (i) => counts[i], shared);
+  selectRange(sets, keep, subset, 0, n);
+  return subset;
+}
+
+/**
+ * Room for a subset of `sets` whose article i keeps `kept(i)` features: offsets set, values and codes
+ * zero, for selectRange to fill, in parts side by side when in shared memory (`shared`).
+ */
+export function allocateSubset(sets: FeatureSets, kept: (article: number) => number, shared: boolean): FeatureSets {
   const n = sets.offsets.length - 1;
   const offsets = allocate(Float64Array, n + 1, shared);
+  for (let i = 0; i < n; i++) offsets[i + 1] = offsets[i] + kept(i);
+  const total = offsets[n];
   const values = allocate(Uint32Array, total, shared);
   const weightCodes: WeightCodes = sets.weightCodes instanceof Uint8Array ? allocate(Uint8Array, total, shared) : allocate(Uint16Array, total, shared);
-  let at = 0;
-  for (let i = 0; i < n; i++) {
+  return { offsets, values, weightCodes, weightOfCode: sets.weightOfCode };
+}
+
+/** Fills articles from .. to - 1 of `subset` (allocateSubset) with their features for which `keep` holds. */
+export function selectRange(sets: FeatureSets, keep: (feature: number) => boolean, subset: FeatureSets, from: number, to: number): void {
+  const { values, weightCodes } = subset;
+  for (let i = from; i < to; i++) {
+    let at = subset.offsets[i];
     for (let p = sets.offsets[i]; p < sets.offsets[i + 1]; p++) {
       if (!keep(sets.values[p])) continue;
       values[at] = sets.values[p];
       weightCodes[at++] = sets.weightCodes[p];
     }
-    offsets[i + 1] = at;
+    invariant(at === subset.offsets[i + 1], 'as many features kept as counted');
   }
-  return { offsets, values, weightCodes, weightOfCode: sets.weightOfCode };
 }
 
 /**

@@ -46,9 +46,14 @@ export const FACT_TOTAL = 1;
 export const FACT_COUNT = 2;
 export const TOTAL_SLOTS = 3;
 
-/** Every article's totals, TOTAL_SLOTS each, into `into`. */
-export function articleTotals(features: FeatureSets, into: Float64Array<ArrayBufferLike> = new Float64Array(TOTAL_SLOTS * (features.offsets.length - 1))): Float64Array<ArrayBufferLike> {
-  for (let i = 0; i + 1 < features.offsets.length; i++) rangeTotals(features, i, into, TOTAL_SLOTS * i);
+/** Every article's totals (or those of articles from .. to - 1), TOTAL_SLOTS each, into `into`. */
+export function articleTotals(
+  features: FeatureSets,
+  into: Float64Array<ArrayBufferLike> = new Float64Array(TOTAL_SLOTS * (features.offsets.length - 1)),
+  from = 0,
+  to = features.offsets.length - 1,
+): Float64Array<ArrayBufferLike> {
+  for (let i = from; i < to; i++) rangeTotals(features, i, into, TOTAL_SLOTS * i);
   return into;
 }
 

@@ -35,8 +35,7 @@ import {
   estimateScreen,
   pairScorer,
 } from './cluster.js';
-import { type FeatureSets, FeatureSetsBuilder, type FeatureValues, type WeightCodes, selectFeatures } from './feature-sets.js';
-import { isFact } from './facts.js';
+import { type FeatureSets, FeatureSetsBuilder, type FeatureValues, type WeightCodes, allocateSubset } from './feature-sets.js';
 import { optimalBanding } from './lsh-params.js';
 import { type PipelineOptions } from './options.js';
 import { type Progress, progress } from './progress.js';
@@ -47,7 +46,7 @@ import { type ShownArticle, clusterFigures, writeNightlyReports, writeRejected, 
 import { REPORT_CAPS, type ReportSource, type ReportSummary, buildReportPage, capNotes, renderReportHtml, selectForReport, withSimilarities } from './report-html.js';
 import { type ShingleOptions } from './shingle.js';
 import { type EngineName, createEngine } from './signature.js';
-import { TOTAL_SLOTS, articleTotals } from './similarity.js';
+import { FACT_COUNT, TOTAL_SLOTS } from './similarity.js';
 import { allocate, sharedCopy } from './typed-arrays.js';
 import { type BandsResult, type ShingleResult, type SignResult, type SignTask, type VerifyResult, type WeighResult } from './tasks.js';
 import { type FeatureCounts, type IdfPopulation, type Weighting, idfArticles, joinParts, signatureWeightFloor, signatureWeights, WEIGHT_CODES, weightTable } from './weights.js';
@@ -690,13 +689,20 @@ async function verifyAndLink(
   // Verification is the costly part: chunks of candidates go to the workers; chunk order keeps the result
   // independent of the number of workers.
   const candidateValues = candidates.length('pairs');
-  const totals = articleTotals(sets, allocate(Float64Array, TOTAL_SLOTS * keys.ids.length, true));
-  const facts = selectFeatures(sets, isFact, true);
   const pool = new WorkerPool(workers);
+  // Each article's totals, then its facts (sized by the totals' fact counts), by the workers side by side.
+  const n = keys.ids.length;
+  const parts = Math.max(1, workers);
+  const ranges = Array.from({ length: parts }, (_, part) => ({ from: Math.floor((part * n) / parts), to: Math.floor(((part + 1) * n) / parts) }));
+  const totals = allocate(Float64Array, TOTAL_SLOTS * n, true);
+  let facts!: FeatureSets;
   const shown = progress('cluster', 'candidate pairs verified', candidateValues / 2);
   const verified: VerifiedPairs[] = [];
   const histogram = new Uint32Array(HISTOGRAM_SLOTS);
   try {
+    await Promise.all(ranges.map((range) => pool.run({ task: 'prepare', features: sets, totals, ...range })));
+    facts = allocateSubset(sets, (i) => totals[TOTAL_SLOTS * i + FACT_COUNT], true);
+    await Promise.all(ranges.map((range) => pool.run({ task: 'prepare', features: sets, totals, facts, ...range })));
     // Each chunk of candidates is read as it is sent (in shared memory: the worker gets it without a copy),
     // at most two per worker ahead: the stage never holds all candidates, hundreds of megabytes at a million.
     const inFlight = new InFlight(2 * Math.max(1, workers));

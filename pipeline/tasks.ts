@@ -4,9 +4,10 @@
  */
 import { type BandRange, type BandedSignatures, type IndexMatches, TonightBuckets, findCandidatesIn, matchIndexedRange } from './candidates.js';
 import { type ClusterOptions, HISTOGRAM_SLOTS, type VerifiedPairs, verifyPairs } from './cluster.js';
-import { type FeatureSets, type FeatureValues } from './feature-sets.js';
+import { type FeatureSets, type FeatureValues, selectRange } from './feature-sets.js';
 import { isFact } from './facts.js';
 import { cleanArticle } from './normalize.js';
+import { articleTotals } from './similarity.js';
 import { type ShingleOptions, Shingler } from './shingle.js';
 import { type EngineName, type SignatureEngine, createEngine } from './signature.js';
 import { type FeatureCounts, type IdfPopulation, WeightedReplicator, type Weighting, signatureWeight, weighPart } from './weights.js';
@@ -78,6 +79,24 @@ export interface VerifyResult {
   histogram: Uint32Array;
 }
 
+/**
+ * The cluster stage's preparation of articles from .. to - 1, in shared memory: their totals (similarity.ts,
+ * articleTotals), or, once all totals are in, their facts (`facts`, made by allocateSubset from the totals'
+ * fact counts).
+ */
+export interface PrepareTask {
+  task: 'prepare';
+  features: FeatureSets;
+  totals: Float64Array<ArrayBufferLike>;
+  facts?: FeatureSets;
+  from: number;
+  to: number;
+}
+
+export interface PrepareResult {
+  task: 'prepare';
+}
+
 /** Weigh part `part` of `parts` of the batch's features into `codes` (weights.ts, weighPart), in shared memory. */
 export interface WeighTask {
   task: 'weigh';
@@ -132,8 +151,8 @@ export interface BandsResult {
   pairs: Uint32Array;
 }
 
-export type TaskRequest = ShingleTask | SignTask | VerifyTask | WeighTask | MatchTask | BandsTask;
-export type TaskResult = ShingleResult | SignResult | VerifyResult | WeighResult | MatchResult | BandsResult;
+export type TaskRequest = ShingleTask | SignTask | VerifyTask | PrepareTask | WeighTask | MatchTask | BandsTask;
+export type TaskResult = ShingleResult | SignResult | VerifyResult | PrepareResult | WeighResult | MatchResult | BandsResult;
 
 export function runTask(request: TaskRequest): TaskResult {
   switch (request.task) {
@@ -146,6 +165,10 @@ export function runTask(request: TaskRequest): TaskResult {
       const pairs = verifyPairs(request.features, request.signatures, request.k, request.candidates, request.options, request.totals, request.facts, histogram);
       return { task: 'verify', pairs, histogram };
     }
+    case 'prepare':
+      if (request.facts === undefined) articleTotals(request.features, request.totals, request.from, request.to);
+      else selectRange(request.features, isFact, request.facts, request.from, request.to);
+      return { task: 'prepare' };
     case 'weigh':
       return { task: 'weigh', counts: weighPart(request.sets, request.weighting, request.codes, request.part, request.parts, request.population) };
     case 'bands':
@@ -173,9 +196,9 @@ export function transferablesOf(result: TaskResult): ArrayBuffer[] {
             ? [result.matched, result.partnerStarts, result.partners]
             : result.task === 'bands'
               ? [result.pairs]
-              : result.counts
-              ? [result.counts.features, result.counts.counts]
-              : [];
+              : result.task === 'weigh' && result.counts
+                ? [result.counts.features, result.counts.counts]
+                : [];
   return arrays.map((a) => a.buffer as ArrayBuffer);
 }
 
