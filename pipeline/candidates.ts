@@ -57,7 +57,7 @@ export function findCandidatesIn(sources: BandedSignatures[], maxBucketSize: num
   invariant(Number.isInteger(n), 'signature array length is a multiple of k');
   invariant(n <= MAX_ARTICLES_PER_BATCH, `at most ${MAX_ARTICLES_PER_BATCH} articles per batch; shard the input`);
   const keyed = new Float64Array(n);
-  const pairs = new PairSet(n);
+  const pairs = new BucketPairs(n, maxBucketSize, pinned);
   let numbered = 0;
   for (const { signatures, k, bands, rows } of sources) {
     invariant(bands * rows <= k, `bands x rows (${bands} x ${rows}) must fit in the signature length ${k}`);
@@ -75,7 +75,7 @@ export function findCandidatesIn(sources: BandedSignatures[], maxBucketSize: num
       let bucketStart = 0;
       for (let p = 1; p <= count; p++) {
         if (p < count && Math.floor(sorted[p] / MAX_ARTICLES_PER_BATCH) === Math.floor(sorted[bucketStart] / MAX_ARTICLES_PER_BATCH)) continue;
-        emitBucket(sorted, bucketStart, p, maxBucketSize, pairs, pinned);
+        if (p - bucketStart > 1) pairs.addBucket(sorted, bucketStart, p);
         bucketStart = p;
       }
     }
@@ -126,20 +126,6 @@ function bandKey(signatures: Uint32Array, k: number, rows: number, i: number, ba
   return key;
 }
 
-function emitBucket(sorted: Float64Array, from: number, to: number, maxBucketSize: number, pairs: PairSet, pinned: Uint8Array | undefined): void {
-  // Within a bucket, articles are in increasing index order (the sort key's low bits), so a < b below.
-  // Members past the first maxBucketSize pair only with those first ones.
-  const linkers = Math.min(to, from + maxBucketSize);
-  for (let x = from; x < linkers; x++) {
-    const a = sorted[x] % MAX_ARTICLES_PER_BATCH;
-    for (let y = x + 1; y < to; y++) {
-      const b = sorted[y] % MAX_ARTICLES_PER_BATCH;
-      // Two articles already in the index were compared on an earlier night: only a new article links them.
-      if (pinned !== undefined && pinned[a] === 1 && pinned[b] === 1) continue;
-      pairs.add(a, b);
-    }
-  }
-}
 
 /**
  * Every band key of every article, as rows of `bandCount` values (the bands of each source in turn): what
@@ -365,34 +351,70 @@ export class TonightBuckets {
 }
 
 /**
- * Pairs (i < j) as they are found, duplicates included, in two growable Uint32Arrays. At the end they are
- * grouped by i with a counting sort, and each article's few partners are sorted and deduplicated on their
- * own: one global sort of tens of millions of packed pairs took two thirds of the stage.
+ * The pairs of a worker's bands, kept as the buckets they come from: the articles of each bucket of two or
+ * more, in increasing order. A bucket of m articles stands for up to m(m - 1)/2 pairs, so this holds a few
+ * articles per band and article where the pairs themselves (a hundred million a worker at a million
+ * articles, most found in several bands) took a gigabyte. At the end the pairs are placed by their first
+ * article with a counting sort, and each article's few partners are sorted and deduplicated on their own:
+ * one global sort of tens of millions of packed pairs took two thirds of the stage.
+ *
+ * Within a bucket, a < b when a comes first. Members past the first `maxBucketSize` pair only with those first
+ * ones. With `pinned` (nightly runs), two articles already in the index were compared on an earlier night:
+ * only a new article links them.
  */
-class PairSet {
-  private first = new Uint32Array(1024);
-  private second = new Uint32Array(1024);
-  private count = 0;
-  constructor(private readonly n: number) {}
+class BucketPairs {
+  private members = new Uint32Array(1024);
+  /** Bucket b is members[ends[b - 1] .. ends[b]) (ends[-1] = 0). */
+  private ends = new Uint32Array(256);
+  private size = 0;
+  private buckets = 0;
 
-  add(i: number, j: number): void {
-    if (this.count === this.first.length) {
-      this.first = doubled(this.first);
-      this.second = doubled(this.second);
+  constructor(
+    private readonly n: number,
+    private readonly maxBucketSize: number,
+    private readonly pinned: Uint8Array | undefined,
+  ) {}
+
+  /** The articles of sorted[from .. to), a bucket in increasing article order (the sort key's low bits). */
+  addBucket(sorted: Float64Array, from: number, to: number): void {
+    while (this.size + (to - from) > this.members.length) this.members = doubled(this.members);
+    if (this.buckets === this.ends.length) this.ends = doubled(this.ends);
+    for (let x = from; x < to; x++) this.members[this.size++] = sorted[x] % MAX_ARTICLES_PER_BATCH;
+    this.ends[this.buckets++] = this.size;
+  }
+
+  /**
+   * Every pair of every bucket, duplicates included: counted into `slots` (at a + 1) when `partners` is not
+   * given, else b placed at partners[slots[a]++].
+   */
+  private placePairs(slots: Float64Array, partners?: Uint32Array): void {
+    const { members, ends, maxBucketSize, pinned } = this;
+    let start = 0;
+    for (let bucket = 0; bucket < this.buckets; bucket++) {
+      const end = ends[bucket];
+      const linkers = Math.min(end, start + maxBucketSize);
+      for (let x = start; x < linkers; x++) {
+        const a = members[x];
+        for (let y = x + 1; y < end; y++) {
+          const b = members[y];
+          if (pinned !== undefined && pinned[a] === 1 && pinned[b] === 1) continue;
+          if (partners === undefined) slots[a + 1]++;
+          else partners[slots[a]++] = b;
+        }
+      }
+      start = end;
     }
-    this.first[this.count] = i;
-    this.second[this.count++] = j;
   }
 
   toSortedArray(): Uint32Array {
-    const { n, count, first, second } = this;
+    const { n } = this;
     const start = new Float64Array(n + 1);
-    for (let p = 0; p < count; p++) start[first[p] + 1]++;
+    this.placePairs(start);
     for (let i = 0; i < n; i++) start[i + 1] += start[i];
     const fill = start.slice(0, n);
-    const partners = new Uint32Array(count);
-    for (let p = 0; p < count; p++) partners[fill[first[p]]++] = second[p];
-    this.first = this.second = new Uint32Array(0);
+    const partners = new Uint32Array(start[n]);
+    this.placePairs(fill, partners);
+    this.members = this.ends = new Uint32Array(0);
     let unique = 0;
     for (let i = 0; i < n; i++) {
       const list = partners.subarray(start[i], start[i + 1]).sort();

@@ -604,6 +604,8 @@ export function candidatesStage(
           return task.then((result) => (shown.advance(range.to - range.from), result.pairs));
         }),
       );
+      // The workers go before the merge: what they leave (a gigabyte at a million articles) is let go with them.
+      await pool.close();
       pairs = mergeCandidates(found);
     } finally {
       shown.done();
