@@ -140,23 +140,26 @@ export async function writeReports(
     throw error;
   }
 
-  const documentRows: unknown[][] = [];
-  for (let i = 0; i < reported; i++) {
-    const cluster = clusterOf[i];
-    documentRows.push([
-      ids[i],
-      clusterIds[cluster],
-      size[cluster],
-      founders[cluster] === i ? 1 : 0,
-      nearest[i] >= 0 ? ids[nearest[i]] : '',
-      nearest[i] >= 0 ? fixed(nearestSimilarity[i]) : '',
-      nightly?.firstSeenRun[i] ?? '',
-    ]);
+  // Rows of the two big files are made as they are written (writeCsv), not held: a million at a time made
+  // the report stage's garbage collection as long as its writing.
+  function* documentRows(): Generator<unknown[]> {
+    for (let i = 0; i < reported; i++) {
+      const cluster = clusterOf[i];
+      yield [
+        ids[i],
+        clusterIds[cluster],
+        size[cluster],
+        founders[cluster] === i ? 1 : 0,
+        nearest[i] >= 0 ? ids[nearest[i]] : '',
+        nearest[i] >= 0 ? fixed(nearestSimilarity[i]) : '',
+        nightly?.firstSeenRun[i] ?? '',
+      ];
+    }
   }
   await writeCsv(
     join(out, 'documents.csv'),
     ['doc_id', 'cluster_id', 'cluster_size', 'is_representative', 'nearest_id', 'similarity', 'first_seen_run'],
-    documentRows,
+    documentRows(),
   );
 
   const members: number[][] = clusterIds.map(() => []);
@@ -182,20 +185,21 @@ export async function writeReports(
     clusterRows,
   );
 
-  const pairRows: unknown[][] = [];
-  for (let p = 0; p < pairs.a.length; p++) {
-    pairRows.push([
-      ids[pairs.a[p]],
-      ids[pairs.b[p]],
-      fixed(pairs.similarity[p]),
-      fixed(pairs.jaccard[p]),
-      fixed(pairs.containment[p]),
-      fixed(pairs.factJaccard[p]),
-      fixed(pairs.estimated[p]),
-      pairs.clustered[p],
-    ]);
+  function* pairRows(): Generator<unknown[]> {
+    for (let p = 0; p < pairs.a.length; p++) {
+      yield [
+        ids[pairs.a[p]],
+        ids[pairs.b[p]],
+        fixed(pairs.similarity[p]),
+        fixed(pairs.jaccard[p]),
+        fixed(pairs.containment[p]),
+        fixed(pairs.factJaccard[p]),
+        fixed(pairs.estimated[p]),
+        pairs.clustered[p],
+      ];
+    }
   }
-  await writeCsv(join(out, 'pairs.csv'), ['doc_a', 'doc_b', 'similarity', 'jaccard', 'containment', 'fact_jaccard', 'estimated_jaccard', 'same_cluster'], pairRows);
+  await writeCsv(join(out, 'pairs.csv'), ['doc_a', 'doc_b', 'similarity', 'jaccard', 'containment', 'fact_jaccard', 'estimated_jaccard', 'same_cluster'], pairRows());
 
   return {
     documents: reported,
@@ -238,8 +242,32 @@ export async function writeNightlyReports(out: string, nightly: NightlyReport | 
 }
 
 /** Every CSV the project writes goes through here: RFC 4180 quoting, and no cell a spreadsheet would run. */
-async function writeCsv(path: string, columns: string[], rows: unknown[][]): Promise<void> {
-  await writeFileAtomic(path, stringify(rows, { header: true, columns, record_delimiter: 'unix', cast: { string: inertCell } }));
+/** Rows per piece of CSV written: the rows of a million articles are never all held at once. */
+const CSV_CHUNK = 10_000;
+
+/** `rows` as CSV at `path`, with a header of `columns`; cells made inert (inertCell). */
+export async function writeCsv(path: string, columns: string[], rows: Iterable<unknown[]>, chunkRows = CSV_CHUNK): Promise<void> {
+  const writer = await AtomicLineWriter.create(path);
+  try {
+    let chunk: unknown[][] = [];
+    let header = true;
+    const flush = async () => {
+      // Each piece ends with its last record's newline, so the pieces joined are the CSV of all the rows.
+      await writer.write(stringify(chunk, { header, columns, record_delimiter: 'unix', cast: { string: inertCell } }));
+      header = false;
+      chunk = [];
+    };
+    for (const row of rows) {
+      chunk.push(row);
+      if (chunk.length === chunkRows) await flush();
+    }
+    // The header alone when there are no rows.
+    if (chunk.length > 0 || header) await flush();
+    await writer.commit();
+  } catch (error) {
+    await writer.abort();
+    throw error;
+  }
 }
 
 /**

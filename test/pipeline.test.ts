@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'csv-parse/sync';
+import { stringify } from 'csv-stringify/sync';
+import { inertCell, writeCsv } from '../pipeline/report.js';
 import { openArtifact, readArtifact, writeArtifact } from '../pipeline/artifact.js';
 import { writeAll } from '../pipeline/atomic-write.js';
 import { DEFAULT_OPTIONS, type PipelineOptions } from '../pipeline/options.js';
@@ -235,6 +237,16 @@ test('a run shingles the articles as the read stage writes them: the same work f
     const out = await scratch();
     await assert.rejects(runPipeline([join(bad, file)], out, { ...DEFAULT_OPTIONS, strict: true }), message);
     assert.deepEqual((await readdir(join(out, 'work'))).filter((name) => name.includes('articles')), [], file);
+  }
+});
+
+test('CSV written a piece at a time is the CSV of all the rows at once, header included, even with no rows', async () => {
+  const dir = await scratch();
+  const rows = Array.from({ length: 25_003 }, (_, i) => [`a${i}`, i % 7 === 0 ? '=SUM(1)' : `x, "y"\n${i}`, i / 3]);
+  const whole = (some: unknown[][]) => stringify(some, { header: true, columns: ['id', 'text', 'n'], record_delimiter: 'unix', cast: { string: inertCell } });
+  for (const [count, chunk] of [[25_003, 10_000], [20_000, 10_000], [5, 2], [0, 10_000]]) {
+    await writeCsv(join(dir, 'f.csv'), ['id', 'text', 'n'], rows.slice(0, count), chunk);
+    assert.equal(await readFile(join(dir, 'f.csv'), 'utf8'), whole(rows.slice(0, count)), `${count} rows, ${chunk} a piece`);
   }
 });
 
