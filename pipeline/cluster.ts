@@ -202,7 +202,9 @@ export function verifyPairs(
   // articles, 92% on ECB+), which the facts alone show. The full comparison gives the same fact slots.
   const factTable = new FeatureTable();
   let verified = 0;
+  let touched = 0;
   for (let p = 0; p < count; p++) {
+    if (p === touched) touched = touchFacts(facts, totals, candidates, p, Math.min(count, p + TOUCH_AHEAD));
     const i = candidates[2 * p];
     const j = candidates[2 * p + 1];
     // Jaccard can be no higher than the ratio of the two articles' total weights: a free exact filter.
@@ -250,6 +252,36 @@ export function verifyPairs(
     similarity: similarity.slice(0, verified),
     clustered: new Uint8Array(verified),
   };
+}
+
+/**
+ * Candidates whose second article's totals and facts are touched at once, before they are compared
+ * (touchFacts). verifyPairs over the first 5 million candidates, on one thread, the same pairs verified: of a
+ * million generated articles, 3.55-3.80 s before, 2.14-2.23 s with 8 at a time (2.78-2.82 s touching the
+ * facts alone); of 300,000, 3.29-3.40 s before, 1.99-2.03 s (touching the facts alone, 8 at a time: 2.53-2.63;
+ * 4: 2.53-2.58; 16: 2.73-2.76; 32: 2.82-2.88).
+ */
+const TOUCH_AHEAD = 8;
+
+/**
+ * Reads the totals and the first bytes of the facts of candidates from .. to - 1's second articles, and
+ * returns `to`. Each candidate's are somewhere in hundreds of megabytes: read one after the other, every
+ * candidate waits for its own cache misses, while a loop that only reads lets the processor wait for many at
+ * once, and the comparisons then find them in the cache. (JavaScript has no prefetch instruction; this is one.)
+ */
+function touchFacts(facts: FeatureSets, totals: Float64Array<ArrayBufferLike>, candidates: Uint32Array, from: number, to: number): number {
+  const { offsets, values, weightCodes } = facts;
+  let sink = 0;
+  for (let p = from; p < to; p++) {
+    const j = candidates[2 * p + 1];
+    const start = offsets[j];
+    const end = offsets[j + 1];
+    sink += totals[TOTAL_SLOTS * j];
+    if (end > start) sink += values[start] + values[Math.min(end - 1, start + 15)] + values[end - 1] + weightCodes[start];
+  }
+  // Used, so that the reads are not optimized away; never true of real weight codes and hashes.
+  if (sink < 0) throw new Error('unreachable');
+  return to;
 }
 
 /** Verified pairs of consecutive candidate chunks, joined in chunk order. */
