@@ -36,7 +36,8 @@ export function setProgressEnabled(on: boolean): void {
   enabled = on;
 }
 
-const SILENT: Progress = { advance() {}, done() {} };
+/** A progress that shows nothing: for work whose progress another bar already shows. */
+export const SILENT: Progress = { advance() {}, done() {} };
 
 /** Bars not yet done, so that a failed run can clear them before its error message (see doneAll). */
 const open = new Set<Progress>();

@@ -241,11 +241,13 @@ export async function writeNightlyReports(out: string, nightly: NightlyReport | 
   await writeFileAtomic(join(out, 'search-updates.ndjson'), bulk);
 }
 
-/** Every CSV the project writes goes through here: RFC 4180 quoting, and no cell a spreadsheet would run. */
 /** Rows per piece of CSV written: the rows of a million articles are never all held at once. */
 const CSV_CHUNK = 10_000;
 
-/** `rows` as CSV at `path`, with a header of `columns`; cells made inert (inertCell). */
+/**
+ * `rows` as CSV at `path`, with a header of `columns`. Every CSV the project writes goes through here: RFC
+ * 4180 quoting, and no cell a spreadsheet would run (inertCell).
+ */
 export async function writeCsv(path: string, columns: string[], rows: Iterable<unknown[]>, chunkRows = CSV_CHUNK): Promise<void> {
   const writer = await AtomicLineWriter.create(path);
   try {

@@ -78,7 +78,7 @@ export class Shingler {
   private tokenEnd = new Uint32Array(1024);
   private features = new Uint32Array(4096);
   private sortScratch = new Uint32Array(4096);
-  private bucketStarts = new Uint32Array(1025);
+  private bucketEnds = new Uint32Array(1025);
   /** The content tokens joined by spaces, as code units, for character n-grams. */
   private joined = new Uint16Array(4096);
 
@@ -205,12 +205,12 @@ export class Shingler {
     const buckets = 1 << bits;
     const shift = 32 - bits;
     if (this.sortScratch.length < n) this.sortScratch = new Uint32Array(this.features.length);
-    if (this.bucketStarts.length < buckets + 2) this.bucketStarts = new Uint32Array(buckets + 2);
+    if (this.bucketEnds.length < buckets + 2) this.bucketEnds = new Uint32Array(buckets + 2);
     const from = this.features;
     const to = this.sortScratch;
     // Bucket d is counted in ends[d + 1]; summed, ends[d + 1] is where it ends. Each value is then placed at
     // its bucket's end, which moves down, so that afterwards bucket d is to[ends[d + 1] .. ends[d + 2]).
-    const ends = this.bucketStarts;
+    const ends = this.bucketEnds;
     ends.fill(0, 0, buckets + 2);
     for (let i = 0; i < n; i++) ends[(from[i] >>> shift) + 1]++;
     for (let d = 1; d <= buckets; d++) ends[d] += ends[d - 1];

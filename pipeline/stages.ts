@@ -38,7 +38,7 @@ import {
 import { type FeatureSets, FeatureSetsBuilder, type FeatureValues, type WeightCodes, allocateSubset } from './feature-sets.js';
 import { optimalBanding } from './lsh-params.js';
 import { type PipelineOptions } from './options.js';
-import { type Progress, progress } from './progress.js';
+import { type Progress, SILENT, progress } from './progress.js';
 import { type Rejection, listInputFiles, originOf, readArticles } from './read-articles.js';
 import { InputError } from './errors.js';
 import { publishReports } from './publish.js';
@@ -248,7 +248,8 @@ export async function readAndShingleStages(inputs: string[], out: string, option
   const inputBytes = await totalBytes(inputs);
   async function* source(): AsyncGenerator<string[]> {
     try {
-      finish(yield* readIntoWork(inputs, out, options, { advance() {}, done() {} }));
+      // The shingle stage's bar shows how far the run is.
+      finish(yield* readIntoWork(inputs, out, options, SILENT));
     } catch (error) {
       fail(error);
       throw error;
@@ -598,8 +599,7 @@ export function candidatesStage(
     let pairs: Uint32Array;
     try {
       const found = await Promise.all(
-        Array.from({ length: parts }, (_, part) => {
-          const range = { from: Math.floor((part * bands) / parts), to: Math.floor(((part + 1) * bands) / parts) };
+        evenRanges(bands, parts).map((range) => {
           const task = pool.run<BandsResult>({ task: 'bands', sources, maxBucketSize, pinned: sharedPinned, range });
           return task.then((result) => (shown.advance(range.to - range.from), result.pairs));
         }),
@@ -628,6 +628,11 @@ export function candidatesStage(
 interface ClusterMeta {
   options: ClusterOptions;
   clusterIds: string[];
+}
+
+/** [0, total) cut into `parts` consecutive ranges as even as whole numbers allow, one per worker. */
+function evenRanges(total: number, parts: number): { from: number; to: number }[] {
+  return Array.from({ length: parts }, (_, part) => ({ from: Math.floor((part * total) / parts), to: Math.floor(((part + 1) * total) / parts) }));
 }
 
 /** Candidate pairs per verification task. */
@@ -694,8 +699,7 @@ async function verifyAndLink(
   const pool = new WorkerPool(workers);
   // Each article's totals, then its facts (sized by the totals' fact counts), by the workers side by side.
   const n = keys.ids.length;
-  const parts = Math.max(1, workers);
-  const ranges = Array.from({ length: parts }, (_, part) => ({ from: Math.floor((part * n) / parts), to: Math.floor(((part + 1) * n) / parts) }));
+  const ranges = evenRanges(n, Math.max(1, workers));
   const totals = allocate(Float64Array, TOTAL_SLOTS * n, true);
   let facts!: FeatureSets;
   const shown = progress('cluster', 'candidate pairs verified', candidateValues / 2);
