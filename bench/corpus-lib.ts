@@ -2,24 +2,26 @@
  * The pure core of `npm run corpus` (bench/generate-corpus.ts): a deterministic, labelled corpus of any size
  * built from the real Reuters-21578 newswire, for benchmarks and quality checks.
  *
- * The scheme, and why (figures: IDF-weighted Jaccard of content words, the pipeline's default model, over
- * 20,000 generated stories; the pipeline's threshold is 0.15):
+ * The scheme, and why:
  * - STORIES. A story grows from a base article of 300+ characters, its "primary" (the shorter notices would
- *   pull the mean below 1 KB): the primary's headline, one of its paragraphs as the lead, then paragraphs
- *   that are, with chance 0.15, the primary's next one, else a random paragraph of the same kind (prose, or
- *   table line) from another article of the same TOPIC, never one twice, until the story is as long as its
- *   primary (450..4,000 characters). At a million articles each primary founds ~40 stories; recombining keeps
- *   them apart (median similarity 0.11, against 0.05 for same-topic stories of different primaries and
- *   0.01 for random pairs; always leading with the first paragraph and continuing the primary 40% of the
- *   time gave 0.20), while wording, vocabulary and lengths stay real Reuters and same-topic stories share
- *   topic vocabulary like real ones do (two earnings reports, two crop reports: the hard negatives). Tables
- *   (earnings, dividends) keep their primary's lines whole and in order: they are formulaic anyway.
+ *   pull the mean below 1 KB), until it is as long as its primary (450..4,000 characters). At a million
+ *   articles each primary founds ~60 stories, and every paragraph of the base corpus would recur in dozens
+ *   of them if stories were made of its paragraphs: that is how this generator first worked, and its
+ *   different stories then shared runs of 17 words at the median (41% of its wrongly verified pairs at
+ *   100,000 shared 20 or more), which distinct real stories do not (ECB+'s wrong pairs: none of 10+ words at
+ *   the 90th percentile). So a prose story's paragraphs are written afresh: a walk on a word chain of its
+ *   TOPIC's prose (each word followed by a word that follows it somewhere in the topic, as often as it
+ *   does), which keeps real Reuters vocabulary, phrasing and topical overlap but copies only short runs.
+ *   Its headline is the primary's with the common words re-drawn from the topic. Tables (earnings,
+ *   dividends, metal volumes) keep their primary's lines whole and in order, figures re-drawn, then
+ *   same-topic table lines: they are formulaic in real feeds too; their notes are written afresh.
  * - TOPICS. An article's topic is its most distinctive common word (top tf-idf among lowercase words found in
  *   15..N/8 articles: "div", "cocoa", "yen"); articles whose word leads fewer than 8 articles take their
  *   next-best word that leads more. One pass, and the groups come out as earnings tables, dividend notices,
  *   commodity reports, eurobond issues...
  * - FACTS. Then every name (a capitalised or all-caps token the corpus writes mostly capitalised and not only
- *   at sentence starts, so "The" and table labels like "Shr" stay), ticker, month, weekday and number of the
+ *   at sentence starts, so "The" and table labels like "Shr" stay; and the capitalised common words inside
+ *   rarer names, "Storage" of Storage Dimensions Inc), ticker, month, weekday and number (78.91p too) of the
  *   story is re-drawn from the story's own random stream: names from the corpus's names of the same shape
  *   (Xxxx, XXXX, X.X.), numbers digit by digit keeping format, magnitude and round zeros, a day after a month
  *   as 1-28. A map per story keeps a repeated fact the same in headline and body ("35 cts vs 35 cts"). Years
@@ -58,8 +60,6 @@ const MIN_FACT_BITS = 48;
 /** Stories grow from articles of at least this much text: the shorter notices would pull the mean below 1 KB. */
 const MIN_PRIMARY_CHARS = 300;
 const MAX_UNITS = 60;
-/** Chance that the next body paragraph continues the primary rather than coming from a same-topic article. */
-const PRIMARY_SHARE = 0.15;
 
 /** Uniform in [0, 1). */
 type Rng = () => number;
@@ -105,6 +105,16 @@ export interface BaseCorpus {
   topicOf: Int32Array[];
   /** Body tokens whose value is re-drawn per story, with the pool they are drawn from. */
   names: Map<string, NameKind>;
+  /**
+   * Capitalised common words inside names ("Storage" of Storage Dimensions Inc, "Mountain" of Green Mountain
+   * Power): re-drawn like names where they stand mid-sentence, else every story of one primary would share
+   * its company's name. Those found capitalised in 1% or more of the articles (Treasury, President) stay.
+   */
+  nameWords: Set<string>;
+  /** The name words that bodies rarely write in lowercase (Biscayne): re-drawn at a sentence start too. */
+  nameWordsAnywhere: Set<string>;
+  /** Words the bodies write in lowercase three times or more: a headline's words that are not names. */
+  commonWords: Set<string>;
   /** Lowercased headline words to re-draw (names, or words only headlines use, e.g. company names). */
   titleNames: Map<string, NameKind>;
   pools: Record<NameKind, string[]>;
@@ -117,6 +127,7 @@ export interface BaseCorpus {
   compiledTitles: Template[];
   /** Topic vocabularies for word swaps, built on first use (see topicVocabulary). */
   vocabulary: Map<Int32Array, string[][]>;
+  chains: Map<Int32Array, WordChain>;
   interned: Map<string, string>;
 }
 
@@ -212,6 +223,13 @@ export function loadBase(jsonl: string, file = 'base corpus'): BaseCorpus {
       if (s.df >= 2 && /^(?:[A-Z][a-z]+|[A-Z]{2,6}|(?:[A-Z]\.)+)$/.test(token)) pools[kind].push(token);
     }
   }
+  const nameWords = new Set<string>();
+  const nameWordsAnywhere = new Set<string>();
+  for (const [token, s] of cap) {
+    if (s.df >= keepDf || names.has(token) || !/^[A-Z][a-z]{2,}$/.test(token)) continue;
+    nameWords.add(token);
+    if ((lowerCount.get(token.toLowerCase()) ?? 0) <= 0.25 * s.total && !STOPWORDS.has(token.toLowerCase())) nameWordsAnywhere.add(token);
+  }
   for (const kind of ['cap', 'caps', 'dotted'] as const) if (pools[kind].length === 0) pools[kind].push(kind === 'cap' ? 'Acme' : kind === 'caps' ? 'ACME' : 'A.C.');
 
   // Headlines are all caps, so their names are found through the body's names (by lowercase form), plus the
@@ -220,6 +238,7 @@ export function loadBase(jsonl: string, file = 'base corpus'): BaseCorpus {
   for (const title of titles) for (const w of new Set(title.toLowerCase().match(/[a-z]+/g) ?? [])) titleDf.set(w, (titleDf.get(w) ?? 0) + 1);
   const titleNames = new Map<string, NameKind>();
   for (const [token, kind] of names) if (!titleNames.has(token.toLowerCase())) titleNames.set(token.toLowerCase(), kind);
+  for (const token of nameWords) if (cap.get(token)!.mid > 0 && !titleNames.has(token.toLowerCase())) titleNames.set(token.toLowerCase(), 'cap');
   titleNames.delete('may'); // the verb, far more often than the month, in headlines
   for (const [w, df] of titleDf) {
     if (titleNames.has(w) || kept.has(w) || df >= 20 || (lowerCount.get(w) ?? 0) >= 3) continue;
@@ -259,7 +278,9 @@ export function loadBase(jsonl: string, file = 'base corpus'): BaseCorpus {
   const prose = units.map((u) => Uint8Array.from(u, (p) => (isProse(p) ? 1 : 0)));
   const proseArticle = Uint8Array.from(prose, (p) => (p.reduce((a, b) => a + b, 0) * 2 >= p.length ? 1 : 0));
   const chars = Int32Array.from(units, (u) => u.reduce((sum, p) => sum + p.length + 1, 0));
-  return { titles, units, primaries, topicOf, names, titleNames, pools, prose, proseArticle, chars, compiled: new Array(n), compiledTitles: new Array(n), vocabulary: new Map(), interned: new Map() };
+  const commonWords = new Set<string>();
+  for (const [w, count] of lowerCount) if (count >= 3) commonWords.add(w);
+  return { titles, units, primaries, topicOf, names, nameWords, nameWordsAnywhere, commonWords, titleNames, pools, prose, proseArticle, chars, compiled: new Array(n), compiledTitles: new Array(n), vocabulary: new Map(), chains: new Map(), interned: new Map() };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -284,10 +305,14 @@ interface Template {
   lits: string[];
   keys: string[];
   kinds: number[];
+  /** A body paragraph that isProse, not a table line or a headline. */
+  prose: boolean;
 }
 
 function compile(base: BaseCorpus, text: string, headline: boolean): Template {
-  const t: Template = { lits: [], keys: [], kinds: [] };
+  const prose = !headline && isProse(text);
+  const t: Template = { lits: [], keys: [], kinds: [], prose };
+  const table = !headline && !prose;
   let last = 0;
   let afterMonth = false;
   TOKEN.lastIndex = 0;
@@ -299,7 +324,8 @@ function compile(base: BaseCorpus, text: string, headline: boolean): Template {
       const slash = token.indexOf('/');
       if (slash > 0) {
         if (!YEAR.test(token.slice(0, slash))) kind = FRACTION;
-      } else if (!/[A-Za-z]$/.test(token) && !YEAR.test(token)) {
+      } else if (!/(?:st|nd|rd|th)$/i.test(token) && !YEAR.test(token)) {
+        // Figures with a unit glued on are figures too ("78.91p"); ordinals ("2ND qtr") are not story facts.
         kind = afterMonth && token.length <= 2 ? DAY : NUMBER;
       }
       if (kind >= 0) key = (kind === DAY ? 'day:' : '#') + token;
@@ -309,7 +335,12 @@ function compile(base: BaseCorpus, text: string, headline: boolean): Template {
       key = `<${token}>`;
     } else {
       key = token.toLowerCase();
-      const name = headline ? base.titleNames.get(key) : base.names.get(token);
+      let name = headline ? base.titleNames.get(key) : base.names.get(token);
+      if (name === undefined && !headline && base.nameWords.has(token)) {
+        let before = m.index - 1;
+        if (text.charCodeAt(before) === 32) before--;
+        if (table || base.nameWordsAnywhere.has(token) || (before >= 0 && !'.!?:;"(-'.includes(text[before]))) name = 'cap';
+      }
       afterMonth = name === 'month' || name === 'mon';
       if (name !== undefined) kind = KINDS.indexOf(name) | (headline && token === token.toUpperCase() ? UPPER : 0);
     }
@@ -429,38 +460,108 @@ export function makeStory(base: BaseCorpus, seed: number, story: number, n: numb
   const own = base.units[primary];
   const topic = base.topicOf[primary];
   const facts = new Facts(base, rng);
-  const title = facts.render(headlineOf(base, primary));
-  const target = Math.min(MAX_STORY_CHARS, Math.max(MIN_STORY_CHARS, base.chars[primary]));
-  // A prose story leads with any paragraph of its primary, not just the first: a primary founds ~40 stories
-  // at a million articles, and a shared first paragraph made them twice as similar as same-topic stories.
-  // A table (earnings, dividends) is kept whole and in order: its lines are formulaic, its figures re-drawn.
   const prose = base.proseArticle[primary] === 1;
-  const share = prose ? PRIMARY_SHARE : 1;
-  let next = prose ? below(rng, own.length) : 0;
-  const units = [facts.render(templateOf(base, primary, next++))];
-  const used = own.slice(); // few: an array beats a Set here
-  let length = units[0].length;
-  while ((length < target || facts.bits < MIN_FACT_BITS) && units.length < MAX_UNITS) {
-    let source: Template | undefined;
-    if (next < own.length && (rng() < share || topic.length === 1)) source = templateOf(base, primary, next++);
-    else {
-      // Same-topic paragraphs of the same type: prose for prose stories, table lines for earnings tables.
-      for (let attempt = 0; attempt < 6 && source === undefined; attempt++) {
-        const mate = topic[below(rng, topic.length)];
-        const index = below(rng, base.units[mate].length);
-        const text = base.units[mate][index];
-        if (mate === primary || used.includes(text) || (attempt < 5 && (base.prose[mate][index] === 1) !== prose)) continue;
-        used.push(text);
-        source = templateOf(base, mate, index);
-      }
-      if (source === undefined && next < own.length) source = templateOf(base, primary, next++);
-      if (source === undefined) break;
-    }
+  const target = Math.min(MAX_STORY_CHARS, Math.max(MIN_STORY_CHARS, base.chars[primary]));
+  const units: string[] = [];
+  let length = 0;
+  const add = (source: Template) => {
     const unit = facts.render(source);
     units.push(unit);
     length += unit.length + 1;
+  };
+  const more = () => (length < target || facts.bits < MIN_FACT_BITS) && units.length < MAX_UNITS;
+  if (prose) {
+    const title = facts.render(freshHeadline(base, topic, rng, headlineOf(base, primary)));
+    const chain = topicChain(base, topic);
+    while (more()) add(compile(base, chain.paragraph(rng), false));
+    return { primary, title, units, topic, publishedMs };
   }
+  // A table (earnings, dividends) keeps its primary's lines whole and in order, figures re-drawn: they are
+  // formulaic. Its notes are written afresh, as prose stories are; past its end come same-topic table lines.
+  const title = facts.render(headlineOf(base, primary));
+  const fresh = (source: Template) => (source.prose ? compile(base, topicChain(base, topic).paragraph(rng), false) : source);
+  const used: string[] = [];
+  for (let next = 0; next < own.length && more(); next++) add(fresh(templateOf(base, primary, next)));
+  for (let attempt = 0; attempt < 4 * MAX_UNITS && more() && topic.length > 1; attempt++) {
+    const mate = topic[below(rng, topic.length)];
+    const index = below(rng, base.units[mate].length);
+    const text = base.units[mate][index];
+    if (mate === primary || used.includes(text) || base.prose[mate][index] === 1) continue;
+    used.push(text);
+    add(templateOf(base, mate, index));
+  }
+  const chain = topicChain(base, topic);
+  while (more() && !chain.empty) add(compile(base, chain.paragraph(rng), false));
   return { primary, title, units, topic, publishedMs };
+}
+
+/**
+ * A topic's prose as a word chain: each word of the topic's prose paragraphs followed by the words that follow
+ * it there, as often as they do. A walk from a paragraph's first word writes a new paragraph.
+ */
+class WordChain {
+  private readonly next = new Map<string, string[]>();
+  private readonly firsts: string[] = [];
+
+  /** A topic of tables only has no prose to walk. */
+  get empty(): boolean {
+    return this.firsts.length === 0;
+  }
+
+  add(words: string[]): void {
+    if (words.length === 0) return;
+    this.firsts.push(words[0]);
+    for (let i = 0; i < words.length; i++) {
+      let list = this.next.get(words[i]);
+      if (list === undefined) this.next.set(words[i], (list = []));
+      list.push(i + 1 < words.length ? words[i + 1] : '');
+    }
+  }
+
+  paragraph(rng: Rng): string {
+    let word = pick(rng, this.firsts);
+    let text = word;
+    for (let count = 1; count < 120; count++) {
+      const list = this.next.get(word);
+      if (list === undefined) break;
+      word = pick(rng, list);
+      if (word === '') break;
+      text += ` ${word}`;
+    }
+    return text;
+  }
+}
+
+function topicChain(base: BaseCorpus, topic: Int32Array): WordChain {
+  let chain = base.chains.get(topic);
+  if (chain === undefined) {
+    chain = new WordChain();
+    for (const article of topic) {
+      base.units[article].forEach((unit, i) => {
+        if (base.prose[article][i] === 1) chain!.add(unit.split(' ').map((w) => base.interned.get(w) ?? (base.interned.set(w, w), w)));
+      });
+    }
+    base.chains.set(topic, chain);
+  }
+  return chain;
+}
+
+/**
+ * The primary's headline with its common words (the ones bodies write in lowercase) drawn afresh from the
+ * topic, as the story's body is: names stay slots, re-drawn by the story's facts.
+ */
+function freshHeadline(base: BaseCorpus, topic: Int32Array, rng: Rng, headline: Template): Template {
+  const present = new Set<string>();
+  const lits = headline.lits.map((lit) =>
+    lit.replace(/\b[A-Z]{4,}\b/g, (word) => {
+      const lower = word.toLowerCase();
+      if (STOPWORDS.has(lower) || !base.commonWords.has(lower)) return word;
+      const replacement = replacementFor(base, topic, rng, lower, present);
+      present.add(replacement);
+      return replacement.toUpperCase();
+    }),
+  );
+  return { lits, keys: headline.keys, kinds: headline.kinds, prose: false };
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -17,9 +17,9 @@ const USAGE = `usage: npm run corpus -- --n N --out FILE.jsonl [--seed S] [--rew
 
 Writes N generated news articles ({"id","title","text","published_at"} per line, ids g0000001...) to
 FILE.jsonl and their story labels (id,cluster) to labels.csv in the same directory, so that
-\`neardup eval DIR\` can score a run on them. Stories are re-drawn from real Reuters-21578 articles
-(names and figures replaced, same-topic paragraphs recombined); a share of the articles are rewrites
-of one another in clusters of 2 to 10. Same arguments give byte-identical files.
+\`neardup eval DIR\` can score a run on them. Stories are written from real Reuters-21578 articles
+(prose afresh from a word chain of each topic, tables kept, names and figures re-drawn); a share of the
+articles are rewrites of one another in clusters of 2 to 10. Same arguments give byte-identical files.
 
   --n N              number of articles, 1..${MAX_N.toLocaleString('en-US')} (required)
   --out FILE         the articles file, e.g. /tmp/c1m/articles.jsonl (required)
