@@ -90,14 +90,15 @@ test('weights over indexed frequencies + tonight equal the weights of one batch 
       const weightOf = new Map<number, number>();
       whole.values.forEach((f, p) => weightOf.set(f, wholeWeights[p]));
       const tonightCounts = addToBackground(EMPTY_BACKGROUND, batch, counted);
-      for (const parts of [1, 3]) {
+      for (const [parts, block] of [[1, undefined], [3, undefined], [1, 1], [3, 7]]) {
         const codes = new Uint8Array(batch.values.length);
         const population = { counted, background };
-        const counts = joinParts(Array.from({ length: parts }, (_, part) => weighPart(batch, weighting, codes, part, parts, population)!));
+        const counts = joinParts(Array.from({ length: parts! }, (_, part) => weighPart(batch, weighting, codes, part, parts!, population, block)!));
         const table = weightTable(weighting, idfArticles(batch.offsets.length - 1, population));
-        batch.values.forEach((f, p) => assert.equal(table[codes[p]], weightOf.get(f), `${weighting} round ${round} parts ${parts}: feature ${f}`));
+        const label = `${weighting} round ${round} parts ${parts} blocks of ${block ?? 'default'}`;
+        batch.values.forEach((f, p) => assert.equal(table[codes[p]], weightOf.get(f), `${label}: feature ${f}`));
         // What the parts counted, joined: tonight's articles' counts alone, for the index to add.
-        assert.deepEqual(counts, { features: tonightCounts.features, counts: tonightCounts.counts }, `${weighting} round ${round} parts ${parts}: counts`);
+        assert.deepEqual(counts, { features: tonightCounts.features, counts: tonightCounts.counts }, `${label}: counts`);
       }
     }
   }
@@ -136,7 +137,7 @@ test('the fact screen keeps a guest exactly when its facts agree enough with one
   }
 });
 
-test('weights split over parts of the hash space equal one part, each part reading only its run of every article', () => {
+test('weights split over parts of the hash space, and parts over blocks of their key range, equal one part', () => {
   for (let round = 0; round < 20; round++) {
     const next = random(round + 101);
     // Features over the whole 32-bit range, so that every part has some and an article can lack a part.
@@ -146,10 +147,13 @@ test('weights split over parts of the hash space equal one part, each part readi
     for (const weighting of ['idf', 'smooth-idf', 'none'] as Weighting[]) {
       const whole = new Uint8Array(batch.values.length);
       weighPart(batch, weighting, whole, 0, 1);
-      for (const parts of [2, 3, 5]) {
-        const codes = new Uint8Array(batch.values.length); // code 0: no feature gets it, so an unwritten code shows
-        for (let part = 0; part < parts; part++) weighPart(batch, weighting, codes, part, parts);
-        assert.deepEqual(codes, whole, `${weighting} round ${round} parts ${parts}`);
+      for (const parts of [1, 2, 3, 5]) {
+        // Blocks of 1 occurrence: as many blocks as features, most of them empty in most articles.
+        for (const block of [undefined, 1, 4, 50]) {
+          const codes = new Uint8Array(batch.values.length); // code 0: no feature gets it, so an unwritten code shows
+          for (let part = 0; part < parts; part++) weighPart(batch, weighting, codes, part, parts, undefined, block);
+          assert.deepEqual(codes, whole, `${weighting} round ${round} parts ${parts} blocks of ${block ?? 'default'}`);
+        }
       }
     }
   }
