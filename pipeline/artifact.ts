@@ -84,6 +84,8 @@ export interface OpenArtifact<Meta> {
    * of gigabytes (each fresh gigabyte of memory costs about a second of page faults on a shared machine).
    */
   readRange(name: string, from: number, to: number, shared?: boolean): Promise<StoredArray>;
+  /** Elements [from, from + into.length) of array `name` into `into`, of the array's type: for a reader that reuses one buffer. */
+  readRangeInto(name: string, from: number, into: StoredArray): Promise<void>;
   /** The number of elements of array `name`. */
   length(name: string): number;
   close(): Promise<void>;
@@ -119,20 +121,28 @@ export async function openArtifact<Meta>(path: string, kind: string, producedBy:
       if (entry === undefined) throw new Error(`${path} has no array "${name}"; run \`neardup ${producedBy}\` again`);
       return entry;
     };
-    const readElements = async (name: string, from: number, to: number, shared: boolean): Promise<StoredArray> => {
+    const readInto = async (name: string, from: number, into: StoredArray): Promise<void> => {
       const entry = entryOf(name);
-      invariant(Number.isInteger(from) && Number.isInteger(to) && 0 <= from && from <= to && to <= entry.length, `elements ${from}..${to} of ${name}`);
+      const to = from + into.length;
+      invariant(Number.isInteger(from) && 0 <= from && to <= entry.length, `elements ${from}..${to} of ${name}`);
       const type = ARRAY_TYPES[entry.type];
+      invariant(into instanceof type, `${name} holds ${type.name} elements`);
+      await readExactly(file, new Uint8Array(into.buffer, into.byteOffset, into.byteLength), dataStart + entry.offset + from * type.BYTES_PER_ELEMENT, path, producedBy);
+    };
+    const readElements = async (name: string, from: number, to: number, shared: boolean): Promise<StoredArray> => {
+      invariant(Number.isInteger(to) && from <= to, `elements ${from}..${to} of ${name}`);
+      const type = ARRAY_TYPES[entryOf(name).type];
       const bytes = (to - from) * type.BYTES_PER_ELEMENT;
-      const buffer = shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
-      await readExactly(file, new Uint8Array(buffer), dataStart + entry.offset + from * type.BYTES_PER_ELEMENT, path, producedBy);
-      return new type(buffer as ArrayBuffer);
+      const array = new type((shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes)) as ArrayBuffer);
+      await readInto(name, from, array);
+      return array;
     };
     return {
       meta: header.meta,
       names: header.arrays.map((e) => e.name),
       read: async (name, shared = false) => readElements(name, 0, entryOf(name).length, shared),
       readRange: async (name, from, to, shared = false) => readElements(name, from, to, shared),
+      readRangeInto: readInto,
       length: (name) => entryOf(name).length,
       close: () => file.close(),
     };

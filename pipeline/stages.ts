@@ -657,7 +657,7 @@ export function clusterStage(
       const screening = estimateScreen(clusterOptions, k) > 0;
       const signatures = screening ? ((await signatureFile.read('signatures', true)) as Uint32Array) : undefined;
       verification = await verifyAndLink(out, clusterOptions, options.workers, signatureFile.meta, signatures);
-      if (!screening) estimatePairs(verification.clustering.pairs, (await signatureFile.read('signatures')) as Uint32Array, k);
+      if (!screening) await estimateFromFile(verification.clustering.pairs, signatureFile, k);
     } finally {
       await signatureFile.close();
     }
@@ -675,6 +675,36 @@ export function clusterStage(
       duplicatesRemoved: multi.reduce((s, c) => s + c.members.length - 1, 0),
     };
   });
+}
+
+/** Articles whose signatures estimateFromFile reads at a time. */
+const ESTIMATE_WINDOW = 8192;
+
+/**
+ * The pairs' estimated similarity (estimatePairs) from the signatures of their own articles only, read a window
+ * of articles at a time into one table. Read whole, the file (half a gigabyte at a million articles) came on
+ * top of the features, let go but not yet collected, and made the stage's peak.
+ */
+export async function estimateFromFile(pairs: VerifiedPairs, file: OpenArtifact<SignatureMeta>, k: number, windowArticles = ESTIMATE_WINDOW): Promise<void> {
+  const n = file.meta.articles;
+  const slot = new Int32Array(n).fill(-1);
+  for (let p = 0; p < pairs.a.length; p++) slot[pairs.a[p]] = slot[pairs.b[p]] = 0;
+  let used = 0;
+  for (let i = 0; i < n; i++) if (slot[i] === 0) slot[i] = used++ + 1;
+  // Slots are numbered from 1 above so that 0 meant "needed"; the table is 0-based.
+  const table = new Uint32Array(used * k);
+  const window = new Uint32Array(windowArticles * k);
+  for (let from = 0; from < n; from += windowArticles) {
+    const to = Math.min(n, from + windowArticles);
+    let needed = false;
+    for (let i = from; i < to && !needed; i++) needed = slot[i] > 0;
+    if (!needed) continue;
+    const read = window.subarray(0, (to - from) * k);
+    await file.readRangeInto('signatures', from * k, read);
+    for (let i = from; i < to; i++) if (slot[i] > 0) table.set(read.subarray((i - from) * k, (i - from + 1) * k), (slot[i] - 1) * k);
+  }
+  const local = { ...pairs, a: Uint32Array.from(pairs.a, (i) => slot[i] - 1), b: Uint32Array.from(pairs.b, (i) => slot[i] - 1) };
+  estimatePairs(local, table, k);
 }
 
 /**

@@ -1,10 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type ArticleKeys, type Linkage, clusterArticles, clusterIdFor, pairScore, verifyPairs } from '../pipeline/cluster.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openArtifact, writeArtifact } from '../pipeline/artifact.js';
+import { type ArticleKeys, type Linkage, type VerifiedPairs, clusterArticles, clusterIdFor, estimatePairs, pairScore, verifyPairs } from '../pipeline/cluster.js';
+import { estimateFromFile } from '../pipeline/stages.js';
 import { randomStream } from '../pipeline/hash.js';
 import { SIMILARITY_SLOTS, rangeSimilarity } from '../pipeline/similarity.js';
 import { FeatureSetsBuilder } from '../pipeline/feature-sets.js';
-import { createEngine } from '../pipeline/signature.js';
+import { EMPTY_SIGNATURE_VALUE, createEngine } from '../pipeline/signature.js';
 
 /**
  * Builds articles from explicit feature lists and clusters every pair (no LSH: all pairs are candidates).
@@ -169,5 +174,38 @@ test('verification keeps exactly the candidate pairs whose exact score passes, f
     }
     assert.ok(expected.length > 10 && expected.length < pairs.length / 2 - 10, `a mix of outcomes (${expected.length})`);
     assert.deepEqual(Array.from(verified.a, (a, p) => `${a}-${verified.b[p]}`), expected, `fact agreement ${factAgreement}`);
+  }
+});
+
+test('pair estimates from a window of signatures at a time equal those over the whole file', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'neardup-estimate-'));
+  try {
+    const random = randomStream(77);
+    const k = 8;
+    const n = 60;
+    // Values from a small range, so that pairs agree in some positions; article 5's signature is empty.
+    const signatures = Uint32Array.from({ length: n * k }, () => random() % 4);
+    signatures.fill(EMPTY_SIGNATURE_VALUE, 5 * k, 6 * k);
+    const path = join(dir, 'signatures.bin');
+    await writeArtifact(path, 'signatures', { engine: 'sketch', k, copyK: 1, seed: 1, articles: n }, { signatures, copySignatures: new Uint32Array(n) });
+    // Pairs over a few articles only, so that most windows hold none and are skipped.
+    const used = [3, 5, 17, 18, 40, 59];
+    const a = Uint32Array.from({ length: 30 }, () => used[random() % used.length]);
+    const b = Uint32Array.from(a, () => used[random() % used.length]);
+    const expected = { a, b, estimated: new Float32Array(a.length) } as unknown as VerifiedPairs;
+    estimatePairs(expected, signatures, k);
+    assert.ok(expected.estimated.some((e) => e > 0) && expected.estimated.some((e) => e < 1), 'estimates vary');
+    for (const window of [1, 7, 64, 8192]) {
+      const got = { a, b, estimated: new Float32Array(a.length) } as unknown as VerifiedPairs;
+      const file = await openArtifact<{ articles: number; k: number }>(path, 'signatures', 'sign');
+      try {
+        await estimateFromFile(got, file as Parameters<typeof estimateFromFile>[1], k, window);
+      } finally {
+        await file.close();
+      }
+      assert.deepEqual(got.estimated, expected.estimated, `windows of ${window} articles`);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 });
