@@ -84,7 +84,7 @@ export interface OpenArtifact<Meta> {
    * of gigabytes (each fresh gigabyte of memory costs about a second of page faults on a shared machine).
    */
   readRange(name: string, from: number, to: number, shared?: boolean): Promise<StoredArray>;
-  /** Elements [from, from + into.length) of array `name` into `into`, of the array's type: for a reader that reuses one buffer. */
+  /** Elements [from, from + into.length) of array `name`, into `into` (of the array's type): for a reader that reuses a buffer. */
   readRangeInto(name: string, from: number, into: StoredArray): Promise<void>;
   /** The number of elements of array `name`. */
   length(name: string): number;
