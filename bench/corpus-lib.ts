@@ -137,6 +137,20 @@ function shapeOf(token: string): NameKind {
   return 'cap';
 }
 
+/** Whether the token at `index` of `text` starts a sentence (or a quote, bracket or clause): what comes before it. */
+function startsSentence(text: string, index: number): boolean {
+  let before = index - 1;
+  if (text.charCodeAt(before) === 32) before--;
+  return before < 0 || '.!?:;"(-'.includes(text[before]);
+}
+
+/** One string per distinct word across the topics' vocabularies and chains: they hold millions of copies. */
+function intern(base: BaseCorpus, word: string): string {
+  let interned = base.interned.get(word);
+  if (interned === undefined) base.interned.set(word, (interned = word));
+  return interned;
+}
+
 function paragraphs(text: string): string[] {
   return text
     .replace(/\^M|&#\d+;/g, '') // SGML and carriage-return debris of the Reuters distribution
@@ -183,9 +197,7 @@ export function loadBase(jsonl: string, file = 'base corpus'): BaseCorpus {
         const c = token.charCodeAt(0);
         if (c >= 97 && c <= 122) tf.set(token, (tf.get(token) ?? 0) + 1);
         if (c < 65 || c > 90) continue;
-        let before = m.index - 1;
-        if (unit.charCodeAt(before) === 32) before--;
-        const initial = before < 0 || '.!?:;"(-'.includes(unit[before]);
+        const initial = startsSentence(unit, m.index);
         let s = cap.get(token);
         if (!s) cap.set(token, (s = { total: 0, mid: 0, df: 0 }));
         s.total++;
@@ -337,9 +349,7 @@ function compile(base: BaseCorpus, text: string, headline: boolean): Template {
       key = token.toLowerCase();
       let name = headline ? base.titleNames.get(key) : base.names.get(token);
       if (name === undefined && !headline && base.nameWords.has(token)) {
-        let before = m.index - 1;
-        if (text.charCodeAt(before) === 32) before--;
-        if (table || base.nameWordsAnywhere.has(token) || (before >= 0 && !'.!?:;"(-'.includes(text[before]))) name = 'cap';
+        if (table || base.nameWordsAnywhere.has(token) || !startsSentence(text, m.index)) name = 'cap';
       }
       afterMonth = name === 'month' || name === 'mon';
       if (name !== undefined) kind = KINDS.indexOf(name) | (headline && token === token.toUpperCase() ? UPPER : 0);
@@ -470,16 +480,16 @@ export function makeStory(base: BaseCorpus, seed: number, story: number, n: numb
     length += unit.length + 1;
   };
   const more = () => (length < target || facts.bits < MIN_FACT_BITS) && units.length < MAX_UNITS;
+  const chain = topicChain(base, topic);
   if (prose) {
     const title = facts.render(freshHeadline(base, topic, rng, headlineOf(base, primary)));
-    const chain = topicChain(base, topic);
     while (more()) add(compile(base, chain.paragraph(rng), false));
     return { primary, title, units, topic, publishedMs };
   }
   // A table (earnings, dividends) keeps its primary's lines whole and in order, figures re-drawn: they are
   // formulaic. Its notes are written afresh, as prose stories are; past its end come same-topic table lines.
   const title = facts.render(headlineOf(base, primary));
-  const fresh = (source: Template) => (source.prose ? compile(base, topicChain(base, topic).paragraph(rng), false) : source);
+  const fresh = (source: Template) => (source.prose ? compile(base, chain.paragraph(rng), false) : source);
   const used: string[] = [];
   for (let next = 0; next < own.length && more(); next++) add(fresh(templateOf(base, primary, next)));
   for (let attempt = 0; attempt < 4 * MAX_UNITS && more() && topic.length > 1; attempt++) {
@@ -490,7 +500,6 @@ export function makeStory(base: BaseCorpus, seed: number, story: number, n: numb
     used.push(text);
     add(templateOf(base, mate, index));
   }
-  const chain = topicChain(base, topic);
   while (more() && !chain.empty) add(compile(base, chain.paragraph(rng), false));
   return { primary, title, units, topic, publishedMs };
 }
@@ -538,7 +547,7 @@ function topicChain(base: BaseCorpus, topic: Int32Array): WordChain {
     chain = new WordChain();
     for (const article of topic) {
       base.units[article].forEach((unit, i) => {
-        if (base.prose[article][i] === 1) chain!.add(unit.split(' ').map((w) => base.interned.get(w) ?? (base.interned.set(w, w), w)));
+        if (base.prose[article][i] === 1) chain!.add(unit.split(' ').map((w) => intern(base, w)));
       });
     }
     base.chains.set(topic, chain);
@@ -638,9 +647,7 @@ function topicVocabulary(base: BaseCorpus, topic: Int32Array): string[][] {
       for (const unit of base.units[article]) {
         for (const w of unit.match(CONTENT_WORD) ?? []) {
           if (STOPWORDS.has(w)) continue;
-          let interned = base.interned.get(w);
-          if (interned === undefined) base.interned.set(w, (interned = w));
-          vocabulary[wordClass(w)].push(interned);
+          vocabulary[wordClass(w)].push(intern(base, w));
         }
       }
     }

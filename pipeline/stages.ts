@@ -687,23 +687,23 @@ const ESTIMATE_WINDOW = 8192;
  */
 export async function estimateFromFile(pairs: VerifiedPairs, file: OpenArtifact<SignatureMeta>, k: number, windowArticles = ESTIMATE_WINDOW): Promise<void> {
   const n = file.meta.articles;
+  // Each needed article's place in the table, in article order; -1 for the others.
   const slot = new Int32Array(n).fill(-1);
   for (let p = 0; p < pairs.a.length; p++) slot[pairs.a[p]] = slot[pairs.b[p]] = 0;
   let used = 0;
-  for (let i = 0; i < n; i++) if (slot[i] === 0) slot[i] = used++ + 1;
-  // Slots are numbered from 1 above so that 0 meant "needed"; the table is 0-based.
+  for (let i = 0; i < n; i++) if (slot[i] === 0) slot[i] = used++;
   const table = new Uint32Array(used * k);
   const window = new Uint32Array(windowArticles * k);
   for (let from = 0; from < n; from += windowArticles) {
     const to = Math.min(n, from + windowArticles);
     let needed = false;
-    for (let i = from; i < to && !needed; i++) needed = slot[i] > 0;
+    for (let i = from; i < to && !needed; i++) needed = slot[i] >= 0;
     if (!needed) continue;
     const read = window.subarray(0, (to - from) * k);
     await file.readRangeInto('signatures', from * k, read);
-    for (let i = from; i < to; i++) if (slot[i] > 0) table.set(read.subarray((i - from) * k, (i - from + 1) * k), (slot[i] - 1) * k);
+    for (let i = from; i < to; i++) if (slot[i] >= 0) table.set(read.subarray((i - from) * k, (i - from + 1) * k), slot[i] * k);
   }
-  const local = { ...pairs, a: Uint32Array.from(pairs.a, (i) => slot[i] - 1), b: Uint32Array.from(pairs.b, (i) => slot[i] - 1) };
+  const local = { ...pairs, a: Uint32Array.from(pairs.a, (i) => slot[i]), b: Uint32Array.from(pairs.b, (i) => slot[i]) };
   estimatePairs(local, table, k);
 }
 

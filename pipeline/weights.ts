@@ -95,6 +95,7 @@ export class DocumentFrequencies {
       // An included feature no article counted (see `include`) weighs as a feature of one article.
       if (table[at] !== 0) table[at + 1] = weightCode(Math.max(1, table[at + 1]), articles);
     }
+    // Feature 0's count, kept aside from the table, becomes its code too.
     this.zeroCount = weightCode(Math.max(1, this.zeroCount), articles);
     this.weighed = true;
   }
@@ -292,8 +293,7 @@ export function weighPart(
   let occurrences = 0;
   for (let i = 0; i < articles; i++) occurrences += runs[2 * i + 1] - runs[2 * i];
   const blocks = Math.max(1, Math.ceil(occurrences / occurrencesPerBlock));
-  const low = Math.ceil((part * 65536) / parts) * 65536;
-  const high = Math.ceil(((part + 1) * 65536) / parts) * 65536;
+  const [low, high] = partKeys(part, parts);
   const cursor = new Float64Array(articles);
   for (let i = 0; i < articles; i++) cursor[i] = runs[2 * i];
   const frequencies = new DocumentFrequencies();
@@ -387,6 +387,11 @@ export function mergeCounts(background: IdfBackground, fresh: FeatureCounts, art
  */
 function partOf(key: number, parts: number): number {
   return ((key >>> 16) * parts) >>> 16;
+}
+
+/** The keys partOf puts in part `part`: [low, high), the top 16 bits from the first that scales to `part`. */
+function partKeys(part: number, parts: number): [number, number] {
+  return [Math.ceil((part * 65536) / parts) * 65536, Math.ceil(((part + 1) * 65536) / parts) * 65536];
 }
 
 /**
