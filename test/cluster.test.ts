@@ -12,10 +12,11 @@ import { FeatureSetsBuilder } from '../pipeline/feature-sets.js';
 import { EMPTY_SIGNATURE_VALUE, createEngine } from '../pipeline/signature.js';
 
 /**
- * Builds articles from explicit feature lists and clusters every pair (no LSH: all pairs are candidates).
- * Feature x is stored as hash 2x: even hashes are wording, odd ones facts (facts.ts).
+ * Builds articles from explicit feature lists and clusters them. Without `candidates` (flat index pairs, as
+ * LSH would propose them) every pair is a candidate. Feature x is stored as hash 2x: even hashes are wording,
+ * odd ones facts (facts.ts).
  */
-function clusterSets(ids: string[], sets: number[][], published: (string | undefined)[], linkage: Linkage = 'every-member') {
+function clusterSets(ids: string[], sets: number[][], published: (string | undefined)[], linkage: Linkage = 'every-member', candidates?: number[]) {
   const builder = new FeatureSetsBuilder();
   for (const s of sets) builder.add(Uint32Array.from(new Set(s), (x) => 2 * x).sort());
   const features = builder.build((sets) => new Float32Array(sets.values.length).fill(1));
@@ -25,8 +26,9 @@ function clusterSets(ids: string[], sets: number[][], published: (string | undef
   for (let i = 0; i < ids.length; i++) engine.sign(features.values.subarray(features.offsets[i], features.offsets[i + 1]), signatures.subarray(i * k, (i + 1) * k));
   const all: number[] = [];
   for (let i = 0; i < ids.length; i++) for (let j = i + 1; j < ids.length; j++) all.push(i, j);
+  const pairs = candidates ?? all;
   const keys: ArticleKeys = { ids, publishedMs: Float64Array.from(published, (p) => (p === undefined ? NaN : Date.parse(p))) };
-  return clusterArticles(keys, features, signatures, k, Uint32Array.from(all), { threshold: 0.3, measure: 'jaccard', factAgreement: 0, linkage, groupSimilarity: 0.5 });
+  return clusterArticles(keys, features, signatures, k, Uint32Array.from(pairs), { threshold: 0.3, measure: 'jaccard', factAgreement: 0, linkage, groupSimilarity: 0.5 });
 }
 
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
@@ -82,6 +84,30 @@ test('every-member linkage: a group joins another only when each of its articles
   ]);
   // The average-link guard lets the pair in: y1 alone lifts the mean over the bar.
   assert.deepEqual(groups(ids, clusterSets(ids, sets, none, 'average')), [ids.slice().sort()]);
+});
+
+test('every-member linkage counts verified pairs only: an exact check does not stand in for a pair LSH did not propose', () => {
+  // Four items of one template (features 1..29) around figures of their own, so every pair scores over the bar
+  // (0.61-0.95), as template items do. LSH, whose signatures leave common grams out, proposed a1-a2, b1-b2 and
+  // a2-b1 only: b2 has no verified pair in group a, so group b stays apart, though b2 scores 0.63 with a1.
+  const ids = ['a1', 'a2', 'b1', 'b2'];
+  const template = range(1, 30);
+  const sets = [
+    [...template, ...range(100, 110)],
+    [...template, ...range(100, 108), 150],
+    [...template, ...range(200, 210)],
+    [...template, ...range(200, 208)],
+  ];
+  const none = ids.map(() => undefined);
+  const proposed = [0, 1, 2, 3, 1, 2];
+  assert.deepEqual(groups(ids, clusterSets(ids, sets, none, 'every-member', proposed)), [
+    ['a1', 'a2'],
+    ['b1', 'b2'],
+  ]);
+  // The same pairs under single link: a2-b1 alone joins them.
+  assert.deepEqual(groups(ids, clusterSets(ids, sets, none, 'single', proposed)), [ids]);
+  // With every pair proposed, b2's own pair with group a lets group b in.
+  assert.deepEqual(groups(ids, clusterSets(ids, sets, none, 'every-member')), [ids]);
 });
 
 test('the founder is the earliest published article, then the smallest id; the cluster id derives from it', () => {
