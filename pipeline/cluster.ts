@@ -100,16 +100,25 @@ export function clusterArticles(
   const n = keys.ids.length;
   invariant(signatures.length === n * k, 'one signature per article');
   const facts = selectFeatures(features, isFact);
-  return clusterVerified(keys, features, verifyPairs(features, signatures, k, candidates, options, articleTotals(features), facts), options, facts);
+  return clusterVerified(keys, verifyPairs(features, signatures, k, candidates, options, articleTotals(features), facts), options, { features, facts });
+}
+
+/** What average linkage scores pairs between groups with: the features, and their facts alone when the caller has them (see pairScorer). */
+export interface PairScoring {
+  features: FeatureSets;
+  facts?: FeatureSets;
 }
 
 /**
- * Clusters already verified pairs (verification may have run in parallel, see stages.ts). `facts`: the facts
- * of `features` alone, when the caller has them (see pairScorer).
+ * Clusters already verified pairs (verification may have run in parallel, see stages.ts). Only average
+ * linkage scores pairs beyond the verified ones, and needs `scoring`; the other linkages read the verified
+ * pairs alone, so a caller can let the features go before linking.
  */
-export function clusterVerified(keys: ArticleKeys, features: FeatureSets, pairs: VerifiedPairs, options: ClusterOptions, facts?: FeatureSets): Clustering {
+export function clusterVerified(keys: ArticleKeys, pairs: VerifiedPairs, options: ClusterOptions, scoring?: PairScoring): Clustering {
+  invariant(options.linkage !== 'average' || scoring, 'average linkage scores the pairs between two groups: it needs their features');
   const n = keys.ids.length;
-  const root = linkGroups(keys, pairs, n, options, pairScorer(features, options, facts));
+  const similarityOf = scoring ? pairScorer(scoring.features, options, scoring.facts) : undefined;
+  const root = linkGroups(keys, pairs, n, options, similarityOf);
   return describeClusters(keys, pairs, root);
 }
 
@@ -354,7 +363,8 @@ function linkGroups(
   pairs: VerifiedPairs,
   n: number,
   options: Pick<ClusterOptions, 'linkage' | 'groupSimilarity' | 'threshold'>,
-  similarityOf: (i: number, j: number) => number,
+  /** Any two articles' score; only average linkage uses it. */
+  similarityOf: ((i: number, j: number) => number) | undefined,
 ): Uint32Array {
   const count = pairs.a.length;
   // Rank of each article's id in string order, so ties compare two integers instead of two strings.
@@ -432,7 +442,7 @@ function linkGroups(
       const groupB = firstMembers(rb);
       for (const i of firstMembers(ra)) {
         for (const j of groupB) {
-          sum += similarityOf(i, j);
+          sum += similarityOf!(i, j);
           compared++;
         }
       }

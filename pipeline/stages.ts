@@ -25,6 +25,7 @@ import {
   type ClusterOptions,
   type Clustering,
   HISTOGRAM_BINS,
+  type PairScoring,
   HISTOGRAM_SLOTS,
   REJECTED_BY_FACTS,
   REJECTED_BY_SCREENS,
@@ -47,7 +48,7 @@ import { REPORT_CAPS, type ReportSource, type ReportSummary, buildReportPage, ca
 import { type ShingleOptions } from './shingle.js';
 import { type EngineName, createEngine } from './signature.js';
 import { FACT_COUNT, TOTAL_SLOTS } from './similarity.js';
-import { allocate, sharedCopy } from './typed-arrays.js';
+import { allocate, collectGarbage, sharedCopy } from './typed-arrays.js';
 import { type BandsResult, type ShingleResult, type SignResult, type SignTask, type VerifyResult, type WeighResult } from './tasks.js';
 import { type FeatureCounts, type IdfPopulation, type Weighting, idfArticles, joinParts, signatureWeightFloor, signatureWeights, WEIGHT_CODES, weightTable } from './weights.js';
 import { WorkerPool } from './worker-pool.js';
@@ -648,7 +649,9 @@ export function clusterStage(
     // When inputs are missing, the message names the earliest stage to run: the shingle stage's.
     await (await openArtifact<ShingleMeta>(workPath(out, 'shingles.bin'), 'shingles', 'shingle')).close();
     const signatureFile = await openArtifact<SignatureMeta>(workPath(out, 'signatures.bin'), 'signatures', 'sign');
-    let verification: Awaited<ReturnType<typeof verifyAndLink>>;
+    let clustering: Clustering;
+    let histogram: Uint32Array;
+    let candidatePairs: number;
     try {
       const { k } = signatureFile.meta;
       // The estimate serves the pairs' report and, at high thresholds, the screen before the exact check.
@@ -656,12 +659,16 @@ export function clusterStage(
       // features are let go, so that the two are never held at once.
       const screening = estimateScreen(clusterOptions, k) > 0;
       const signatures = screening ? ((await signatureFile.read('signatures', true)) as Uint32Array) : undefined;
-      verification = await verifyAndLink(out, clusterOptions, options.workers, signatureFile.meta, signatures);
-      if (!screening) await estimateFromFile(verification.clustering.pairs, signatureFile, k);
+      const verified = await verifyCandidates(out, clusterOptions, options.workers, signatureFile.meta, signatures);
+      ({ histogram, candidatePairs } = verified);
+      // The linkage's own arrays (about 300 MB at a million articles) would otherwise pile onto the features
+      // (3 GB), let go but not yet collected, and make the stage's peak.
+      if (verified.scoring === undefined) await collectGarbage();
+      clustering = clusterVerified(verified.keys, verified.pairs, clusterOptions, verified.scoring);
+      if (!screening) await estimateFromFile(clustering.pairs, signatureFile, k);
     } finally {
       await signatureFile.close();
     }
-    const { clustering, histogram, candidatePairs } = verification;
     await writeClustering(out, clustering, clusterOptions);
     await writeFileAtomic(workPath(out, SIMILARITIES_FILE), JSON.stringify(similarityHistogramOf(histogram, clusterOptions)) + '\n');
     const multi = clustering.clusters.filter((c) => c.members.length > 1);
@@ -708,16 +715,17 @@ export async function estimateFromFile(pairs: VerifiedPairs, file: OpenArtifact<
 }
 
 /**
- * The cluster stage's verification and linkage: the only part that holds the batch's features, so that they
- * can be let go before the signatures are read (see clusterStage).
+ * The cluster stage's verification: the only part that holds the batch's features, so that they can be let
+ * go before the linkage and the signatures' reading (see clusterStage). Returns them, as `scoring`, only to
+ * average linkage, which scores pairs between groups.
  */
-async function verifyAndLink(
+async function verifyCandidates(
   out: string,
   clusterOptions: ClusterOptions,
   workers: number,
   signatureMeta: SignatureMeta,
   signatures: Uint32Array | undefined,
-): Promise<{ clustering: Clustering; histogram: Uint32Array; candidatePairs: number }> {
+): Promise<{ keys: ArticleKeys; pairs: VerifiedPairs; scoring: PairScoring | undefined; histogram: Uint32Array; candidatePairs: number }> {
   const [{ keys, sets }, candidates] = await allInOrder([
     loadShingles(out, true),
     openArtifact<CandidateMeta>(workPath(out, 'candidates.bin'), 'candidates', 'candidates'),
@@ -761,7 +769,13 @@ async function verifyAndLink(
     await pool.close();
     await candidates.close();
   }
-  return { clustering: clusterVerified(keys, sets, concatPairs(verified), clusterOptions, facts), histogram, candidatePairs: candidateValues / 2 };
+  return {
+    keys,
+    pairs: concatPairs(verified),
+    scoring: clusterOptions.linkage === 'average' ? { features: sets, facts } : undefined,
+    histogram,
+    candidatePairs: candidateValues / 2,
+  };
 }
 
 /** work/similarities.json: how the candidate pairs scored, for the report's histogram. */
