@@ -42,8 +42,12 @@ export const EMPTY_SIGNATURE_VALUE = 0xffffffff;
  * 32-bit hash and k <= 4096 stays below 2^53, so the double arithmetic is exact.
  */
 function binOf(hash: number, k: number): number {
-  return Math.floor((hash * k) / 4294967296);
+  // Truncation is the floor here (the product is positive and below 2^31 after the scaling), and cheaper.
+  return (hash * k * TWO_TO_MINUS_32) | 0;
 }
+
+/** 2^-32: multiplying by it is exact, as dividing by 2^32 is, and cheaper. */
+const TWO_TO_MINUS_32 = 2.3283064365386963e-10;
 
 /**
  * One-permutation hashing with optimal densification (Shrivastava, ICML 2017). Each feature is hashed once:
@@ -134,9 +138,9 @@ export class FastSketchEngine implements SignatureEngine {
   private readonly filledIn: Int32Array;
   /** The winning arrival time of each bin (weighted sets), Infinity while empty. */
   private readonly arrival: Float64Array;
+  /** The features of positive weight, and their weights, gathered for the rounds after the first. */
   private liveFeatures = new Uint32Array(1024);
-  /** 1 / weight of each live feature: the mean of its arrival time. */
-  private liveGaps = new Float64Array(1024);
+  private liveWeights = new Float32Array(1024);
 
   constructor(k: number, seed: number) {
     this.k = k;
@@ -177,48 +181,61 @@ export class FastSketchEngine implements SignatureEngine {
     invariant(out.length === k, 'signature slot has length k');
     invariant(weights.length === features.length, 'one weight per feature');
     out.fill(EMPTY_SIGNATURE_VALUE);
-    // The features that can arrive, gathered once: later rounds then skip the rest for free.
+    this.filledIn.fill(-1);
+    // The first round over the article as it is: most articles fill every bin in it.
+    let filled = this.race(features, weights, features.length, 0, 0, out);
+    if (filled === k) return;
+    // Later rounds over the features that can arrive, gathered once: when the signature's document-frequency
+    // cap leaves an article a few features of weight above 0 among hundreds, each round then costs those few.
     if (this.liveFeatures.length < features.length) {
       this.liveFeatures = new Uint32Array(features.length * 2);
-      this.liveGaps = new Float64Array(features.length * 2);
+      this.liveWeights = new Float32Array(features.length * 2);
     }
-    const { liveFeatures, liveGaps } = this;
+    const { liveFeatures, liveWeights } = this;
     let live = 0;
-    for (let f = 0; f < weights.length; f++) {
+    for (let f = 0; f < features.length; f++) {
       if (!(weights[f] > 0)) continue;
       liveFeatures[live] = features[f];
-      liveGaps[live++] = 1 / weights[f];
+      liveWeights[live++] = weights[f];
     }
     if (live === 0) return;
+    for (let round = 1; filled < k; round++) filled = this.race(liveFeatures, liveWeights, live, round, filled, out);
+  }
+
+  /**
+   * One round of the weighted race over features[0, count): each feature of positive weight arrives in one
+   * bin, at an exponential time of rate its weight. Bins filled in an earlier round are closed. Returns the
+   * number of filled bins.
+   */
+  private race(features: Uint32Array, weights: Float32Array, count: number, round: number, filled: number, out: Uint32Array): number {
+    const k = this.k;
     const { filledIn, arrival } = this;
-    filledIn.fill(-1);
-    let filled = 0;
-    for (let round = 0; filled < k; round++) {
-      const roundSeed = this.roundSeed(round);
-      for (let f = 0; f < live; f++) {
-        const gap = liveGaps[f];
-        const h = mix32(liveFeatures[f] ^ roundSeed);
-        const bin = binOf(h, k);
-        const at = filledIn[bin];
-        if (at !== -1 && at !== round) continue;
-        // Exponential arrival of rate w: -ln(U) / w. U in (0, 1) is the fraction of h * k that binOf drops,
-        // the hash bits below those that chose the bin: uniform, and independent of the bin.
-        const v = 1 - ((Math.imul(h, k) >>> 0) + 0.5) / 4294967296;
-        // -ln(U) >= v + v^2 / 2 with v = 1 - U: most features lose to the bin's leader on this bound,
-        // without a logarithm.
-        if (at === round && v * (1 + 0.5 * v) * gap >= arrival[bin]) continue;
-        const time = -Math.log(1 - v) * gap;
-        if (at === -1) {
-          filledIn[bin] = round;
-          filled++;
-          arrival[bin] = time;
-          out[bin] = h;
-        } else if (time < arrival[bin]) {
-          arrival[bin] = time;
-          out[bin] = h;
-        }
+    const roundSeed = this.roundSeed(round);
+    for (let f = 0; f < count; f++) {
+      const weight = weights[f];
+      if (!(weight > 0)) continue;
+      const h = mix32(features[f] ^ roundSeed);
+      const bin = binOf(h, k);
+      const at = filledIn[bin];
+      if (at !== -1 && at !== round) continue;
+      // Exponential arrival of rate w: -ln(U) / w. U in (0, 1) is the fraction of h * k that binOf drops,
+      // the hash bits below those that chose the bin: uniform, and independent of the bin.
+      const v = 1 - ((Math.imul(h, k) >>> 0) + 0.5) * TWO_TO_MINUS_32;
+      // -ln(U) >= v + v^2 / 2 with v = 1 - U: most features lose to the bin's leader on this bound, without
+      // a logarithm or a division.
+      if (at === round && v * (1 + 0.5 * v) >= arrival[bin] * weight) continue;
+      const time = -Math.log(1 - v) * (1 / weight);
+      if (at === -1) {
+        filledIn[bin] = round;
+        filled++;
+        arrival[bin] = time;
+        out[bin] = h;
+      } else if (time < arrival[bin]) {
+        arrival[bin] = time;
+        out[bin] = h;
       }
     }
+    return filled;
   }
 
   private roundSeed(round: number): number {
