@@ -409,7 +409,7 @@ function linkGroups(
    * an exact check against the larger group in their stead: the signatures leave out grams found in many
    * articles, so LSH does not propose two items of one template (a money-market notice, a eurobond issue)
    * whose wording shares little else, while an exact check passes many of them, and such checks glued
-   * template groups of 37 articles into one of 148 (docs/similarity.md, Clustering).
+   * template groups of 37 articles into one of 148 (docs/similarity.md, failure cases).
    */
   const everyMemberLinked = (small: number, large: number): boolean => {
     const { start, other } = neighbours!;
