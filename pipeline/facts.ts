@@ -58,28 +58,38 @@ function addLineFacts(text: string, from: number, to: number, facts: number[]): 
   }
   let i = from;
   while (i < to) {
-    if ((CHAR_CLASS[text.charCodeAt(i)] & TOKEN) === 0) {
+    const first = CHAR_CLASS[text.charCodeAt(i)];
+    if ((first & TOKEN) === 0) {
       i++;
       continue;
     }
     // A fact is a run of digits (a number) or of letters and marks (a word), never a mix: "2014ء" and
     // "16ستمبر" (a number fused to an Urdu suffix or word) give the numbers 2014 and 16.
     const start = i;
-    const digits = (CHAR_CLASS[text.charCodeAt(i)] & DIGIT) !== 0;
+    const digits = (first & DIGIT) !== 0;
+    // Only a number, or a capitalised word in a sentence-case line, can be a fact: the others are only skipped.
+    const candidate = digits || (sentenceCase && (first & UPPER) !== 0);
+    // hashString of the run lower-cased, as it is read; a code unit outside ASCII leaves it to lowerCaseHash.
+    let h = FNV_OFFSET;
+    let ascii = true;
     while (i < to) {
-      const cls = CHAR_CLASS[text.charCodeAt(i)];
+      const c = text.charCodeAt(i);
+      const cls = CHAR_CLASS[c];
       if (cls & TOKEN && ((cls & DIGIT) !== 0) === digits) {
+        if (candidate) {
+          if (c > 127) ascii = false;
+          h = hashUnit(h, c >= 65 && c <= 90 ? c + 32 : c);
+        }
         i++;
         continue;
       }
       // "1,000" and "3.5" are one number, as in the shingler.
-      const c = text.charCodeAt(i);
       const joinsDigits = digits && (c === 44 || c === 46) && i + 1 < to && CHAR_CLASS[text.charCodeAt(i + 1)] & DIGIT;
       if (!joinsDigits) break;
+      if (candidate) h = hashUnit(h, c);
       i++;
     }
-    const name = sentenceCase && CHAR_CLASS[text.charCodeAt(start)] & UPPER && i - start >= 2;
-    if (digits || name) facts.push(asFact(lowerCaseHash(text, start, i)));
+    if (digits || (candidate && i - start >= 2)) facts.push(asFact(ascii ? mix32(h) : lowerCaseHash(text, start, i)));
   }
 }
 
