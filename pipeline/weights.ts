@@ -17,23 +17,29 @@ export const WEIGHTINGS = ['smooth-idf', 'idf', 'none'] as const;
 export type Weighting = (typeof WEIGHTINGS)[number];
 
 /**
- * Document frequency of each distinct feature: an open-addressing table of (feature, count) pairs side by
- * side in one typed array, so that a lookup touches one cache line: at a million articles the table is far
- * larger than the caches and every lookup is a miss.
+ * Document frequency of each distinct feature: an open-addressing table of features and their counts, in two
+ * typed arrays. Features are hashes already, so a feature's low bits are its slot; not the lowest, which
+ * tells facts from wording (facts.ts) and is the same for most features.
  */
 export class DocumentFrequencies {
-  /** [key, count] per slot; key 0 marks an empty slot, so the count of feature 0 is kept aside. */
-  private table: Uint32Array;
+  /** The feature of each slot; 0 marks an empty slot, so the count of feature 0 is kept aside. */
+  private keys: Uint32Array;
+  /** The count of each slot's feature, or its weight code once weighed. */
+  private counts: Uint32Array;
   private mask: number;
   private used = 0;
+  /** The number of used slots past which the table doubles. */
+  private limit: number;
   private zeroCount = 0;
   private weighed = false;
 
   constructor(expectedDistinct = 1024) {
     let capacity = 1024;
     while (capacity < expectedDistinct * 2) capacity *= 2;
-    this.table = new Uint32Array(2 * capacity);
+    this.keys = new Uint32Array(capacity);
+    this.counts = new Uint32Array(capacity);
     this.mask = capacity - 1;
+    this.limit = MAX_LOAD * capacity;
   }
 
   /** Counts each feature of one article once (the sets are already distinct). */
@@ -48,40 +54,48 @@ export class DocumentFrequencies {
       this.zeroCount++;
       return;
     }
-    if (this.used > MAX_LOAD * this.mask) this.grow();
-    const at = this.slotOf(key);
-    if (this.table[at] === 0) {
-      this.table[at] = key;
-      this.used++;
+    const { keys, mask } = this;
+    let slot = (key >>> 1) & mask;
+    for (;;) {
+      const held = keys[slot];
+      if (held === key) break;
+      if (held === 0) {
+        keys[slot] = key;
+        if (++this.used > this.limit) {
+          this.grow();
+          slot = this.slotOf(key);
+        }
+        break;
+      }
+      slot = (slot + 1) & mask;
     }
-    this.table[at + 1]++;
+    this.counts[slot]++;
   }
 
   /** Makes `key` a feature of the table (count 0 if it was not one), so that it gets a weight. */
   include(key: number): void {
     invariant(!this.weighed, 'document frequencies are gone once weighed');
     if (key === 0) return;
-    if (this.used > MAX_LOAD * this.mask) this.grow();
-    const at = this.slotOf(key);
-    if (this.table[at] === 0) {
-      this.table[at] = key;
-      this.used++;
+    const slot = this.slotOf(key);
+    if (this.keys[slot] === 0) {
+      this.keys[slot] = key;
+      if (++this.used > this.limit) this.grow();
     }
   }
 
   /** Adds the background's count of every feature of the table (and of feature 0). */
   addBackground(background: IdfBackground): void {
     invariant(!this.weighed, 'document frequencies are gone once weighed');
-    const { table } = this;
-    for (let at = 0; at < table.length; at += 2) if (table[at] !== 0) table[at + 1] += countOf(background, table[at]);
+    const { keys, counts } = this;
+    for (let slot = 0; slot < keys.length; slot++) if (keys[slot] !== 0) counts[slot] += countOf(background, keys[slot]);
     this.zeroCount += countOf(background, 0);
   }
 
   count(key: number): number {
     invariant(!this.weighed, 'document frequencies are gone once weighed');
     if (key === 0) return this.zeroCount;
-    const at = this.slotOf(key);
-    return this.table[at] === key ? this.table[at + 1] : 0;
+    const slot = this.slotOf(key);
+    return this.keys[slot] === key ? this.counts[slot] : 0;
   }
 
   /**
@@ -90,10 +104,10 @@ export class DocumentFrequencies {
    * for counting, until reset.
    */
   weigh(articles: number): void {
-    const { table } = this;
-    for (let at = 0; at < table.length; at += 2) {
+    const { keys, counts } = this;
+    for (let slot = 0; slot < keys.length; slot++) {
       // An included feature no article counted (see `include`) weighs as a feature of one article.
-      if (table[at] !== 0) table[at + 1] = weightCode(Math.max(1, table[at + 1]), articles);
+      if (keys[slot] !== 0) counts[slot] = weightCode(Math.max(1, counts[slot]), articles);
     }
     // Feature 0's count, kept aside from the table, becomes its code too.
     this.zeroCount = weightCode(Math.max(1, this.zeroCount), articles);
@@ -102,12 +116,17 @@ export class DocumentFrequencies {
 
   /** The weight code of `key`, a feature of the table, once weighed. */
   codeOf(key: number): number {
-    return key === 0 ? this.zeroCount : this.table[this.slotOf(key) + 1];
+    if (key === 0) return this.zeroCount;
+    const { keys, mask } = this;
+    let slot = (key >>> 1) & mask;
+    while (keys[slot] !== key) slot = (slot + 1) & mask;
+    return this.counts[slot];
   }
 
   /** Empties the table for counting again, keeping its room. */
   reset(): void {
-    this.table.fill(0);
+    this.keys.fill(0);
+    this.counts.fill(0);
     this.used = 0;
     this.zeroCount = 0;
     this.weighed = false;
@@ -116,35 +135,38 @@ export class DocumentFrequencies {
   /** Every feature of the table and its count, features ascending; with `countedOnly`, those counted once or more. */
   entries(countedOnly = false): FeatureCounts {
     invariant(!this.weighed, 'document frequencies are gone once weighed');
-    const { table } = this;
+    const { keys, counts } = this;
     let distinct = this.zeroCount > 0 ? 1 : 0;
-    for (let slot = 0; slot < table.length; slot += 2) if (table[slot] !== 0 && (!countedOnly || table[slot + 1] > 0)) distinct++;
+    for (let slot = 0; slot < keys.length; slot++) if (keys[slot] !== 0 && (!countedOnly || counts[slot] > 0)) distinct++;
     const features = new Uint32Array(distinct);
     let at = this.zeroCount > 0 ? 1 : 0;
-    for (let slot = 0; slot < table.length; slot += 2) if (table[slot] !== 0 && (!countedOnly || table[slot + 1] > 0)) features[at++] = table[slot];
+    for (let slot = 0; slot < keys.length; slot++) if (keys[slot] !== 0 && (!countedOnly || counts[slot] > 0)) features[at++] = keys[slot];
     features.sort();
-    const counts = new Uint32Array(distinct);
-    for (let i = 0; i < distinct; i++) counts[i] = features[i] === 0 ? this.zeroCount : table[this.slotOf(features[i]) + 1];
-    return { features, counts };
+    const sortedCounts = new Uint32Array(distinct);
+    for (let i = 0; i < distinct; i++) sortedCounts[i] = features[i] === 0 ? this.zeroCount : counts[this.slotOf(features[i])];
+    return { features, counts: sortedCounts };
   }
 
-  /** Index in `table` of key's pair, or of the empty pair where it would go. */
+  /** The slot of `key`, or of the empty slot where it would go. */
   private slotOf(key: number): number {
-    const { table, mask } = this;
-    let slot = mix32(key) & mask;
-    while (table[2 * slot] !== 0 && table[2 * slot] !== key) slot = (slot + 1) & mask;
-    return 2 * slot;
+    const { keys, mask } = this;
+    let slot = (key >>> 1) & mask;
+    while (keys[slot] !== 0 && keys[slot] !== key) slot = (slot + 1) & mask;
+    return slot;
   }
 
   private grow(): void {
-    const old = this.table;
-    this.table = new Uint32Array(2 * old.length);
-    this.mask = old.length - 1;
-    for (let at = 0; at < old.length; at += 2) {
-      if (old[at] === 0) continue;
-      const to = this.slotOf(old[at]);
-      this.table[to] = old[at];
-      this.table[to + 1] = old[at + 1];
+    const oldKeys = this.keys;
+    const oldCounts = this.counts;
+    this.keys = new Uint32Array(2 * oldKeys.length);
+    this.counts = new Uint32Array(2 * oldKeys.length);
+    this.mask = this.keys.length - 1;
+    this.limit = MAX_LOAD * this.keys.length;
+    for (let slot = 0; slot < oldKeys.length; slot++) {
+      if (oldKeys[slot] === 0) continue;
+      const to = this.slotOf(oldKeys[slot]);
+      this.keys[to] = oldKeys[slot];
+      this.counts[to] = oldCounts[slot];
     }
   }
 }
@@ -329,10 +351,11 @@ export function weighPart(
  * Feature occurrences a block of weighPart counts at once. Smaller blocks have smaller tables but make more
  * passes over the articles, each reading every article's next feature, a cache miss of its own. One part of
  * a million generated articles (300 million occurrences) weighed on one thread (a script timing weighPart
- * over work/shingles.bin, twice per setting): one table 43-50 s; blocks of 2^21 occurrences 70-86 s, of 2^23
- * 30-38 s, of 2^24 22-32 s, of 2^25 23-32 s.
+ * over work/shingles.bin): blocks of 2^24 occurrences 13.2 s, of 2^26 8.6 s, of 2^27 8.8 s (with the table's
+ * slots from mix32 of the key instead of its own bits: 12.4 s at 2^26). These features have 1.9 million
+ * distinct values in all, so a block's table is a few megabytes.
  */
-const OCCURRENCES_PER_BLOCK = 1 << 24;
+const OCCURRENCES_PER_BLOCK = 1 << 26;
 
 /** Counted features and their counts, features ascending. */
 export interface FeatureCounts {
@@ -382,7 +405,7 @@ export function mergeCounts(background: IdfBackground, fresh: FeatureCounts, art
 
 /**
  * The part of the hash space a feature falls in: its top 16 bits scaled to 0 .. parts - 1. Features are
- * hashes already, so the parts are even; and the table's slots come from mix32 of the whole key, which stays
+ * hashes already, so the parts are even; and the table's slots come from the key's low bits, which stay
  * spread over the slots within a part.
  */
 function partOf(key: number, parts: number): number {
