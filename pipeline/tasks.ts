@@ -260,24 +260,43 @@ function signBatch({ engine: name, k, seed, features, from, to, weightFloor, cap
   const signatures = new Uint32Array((to - from) * k);
   const copySignatures = new Uint32Array((to - from) * copyK);
   const { offsets, values, weightCodes, weightOfCode } = features;
+  // Each signature gets only the features that can arrive in it, those of weight above 0, in their order:
+  // the signature is the same as over all of them, and an article the document-frequency cap leaves a few
+  // features of hundreds is not walked again in every round.
+  let cappedFeatures = new Uint32Array(1024);
   let capped = new Float32Array(1024);
+  let wordingFeatures = new Uint32Array(1024);
   let wording = new Float32Array(1024);
   for (let i = from; i < to; i++) {
     const start = offsets[i];
     const end = offsets[i + 1];
     if (capped.length < end - start) {
+      cappedFeatures = new Uint32Array(2 * (end - start));
       capped = new Float32Array(2 * (end - start));
+      wordingFeatures = new Uint32Array(2 * (end - start));
       wording = new Float32Array(2 * (end - start));
     }
+    let cappedCount = 0;
+    let wordingCount = 0;
     for (let p = start; p < end; p++) {
       // Copy signatures keep every wording feature; the main ones leave out those over the df cap too.
+      const value = values[p];
       const weight = weightOfCode[weightCodes[p]];
-      wording[p - start] = signatureWeight(values[p], weight, -Infinity);
-      capped[p - start] = cappedWeights ? cappedWeights[p] : signatureWeight(values[p], weight, weightFloor!);
+      const wordingWeight = signatureWeight(value, weight, -Infinity);
+      if (wordingWeight > 0) {
+        wordingFeatures[wordingCount] = value;
+        wording[wordingCount++] = wordingWeight;
+      }
+      const cappedWeight = cappedWeights ? cappedWeights[p] : signatureWeight(value, weight, weightFloor!);
+      if (cappedWeight > 0) {
+        cappedFeatures[cappedCount] = value;
+        capped[cappedCount++] = cappedWeight;
+      }
     }
-    const articleValues = values.subarray(start, end);
-    signWeightedSet(engines.value, articleValues, capped.subarray(0, end - start), signatures.subarray((i - from) * k, (i - from + 1) * k), replicator);
-    signWeightedSet(engines.copies, articleValues, wording.subarray(0, end - start), copySignatures.subarray((i - from) * copyK, (i - from + 1) * copyK), replicator);
+    const out = signatures.subarray((i - from) * k, (i - from + 1) * k);
+    const copyOut = copySignatures.subarray((i - from) * copyK, (i - from + 1) * copyK);
+    signWeightedSet(engines.value, cappedFeatures.subarray(0, cappedCount), capped.subarray(0, cappedCount), out, replicator);
+    signWeightedSet(engines.copies, wordingFeatures.subarray(0, wordingCount), wording.subarray(0, wordingCount), copyOut, replicator);
   }
   return { task: 'sign', signatures, copySignatures };
 }
