@@ -87,7 +87,8 @@ export interface ArticleCollection {
 export async function writeReports(
   out: string,
   clustering: LoadedClustering,
-  lines: AsyncIterable<string>,
+  /** The lines of work/articles.jsonl, a chunk at a time. */
+  lines: AsyncIterable<string[]>,
   figures: ClusterFigures = clusterFigures(clustering),
   collect?: ArticleCollection,
 ): Promise<ReportCounts> {
@@ -107,30 +108,32 @@ export async function writeReports(
   let index = 0;
   let chunk = '';
   try {
-    for await (const line of lines) {
-      if (index >= n || !isStoredLineOf(line, ids[index])) {
-        throw new Error(`work/articles.jsonl no longer matches work/shingles.bin at article ${index + 1}; re-run from \`neardup shingle\``);
-      }
-      const cluster = clusterOf[index];
-      const founder = founders[cluster] === index;
-      const wanted = collect !== undefined && collect.wanted[index] > 0;
-      if (wanted || (founder && size[cluster] > 1)) {
-        const article = JSON.parse(line) as StoredArticle;
-        if (wanted) {
-          const { title, source, published_at, url } = article;
-          const text = collect.wanted[index] === 2 ? article.text.slice(0, collect.maxText + 1) : '';
-          collect.into.set(index, { title, text, source, published_at, url });
+    for await (const stored of lines) {
+      for (const line of stored) {
+        if (index >= n || !isStoredLineOf(line, ids[index])) {
+          throw new Error(`work/articles.jsonl no longer matches work/shingles.bin at article ${index + 1}; re-run from \`neardup shingle\``);
         }
-        if (founder) representativeTitle.set(cluster, article.title);
-      }
-      if (founder && index < reported) {
-        chunk += `${withoutOrigin(line)},"cluster_id":${JSON.stringify(clusterIds[cluster])},"cluster_size":${size[cluster]}}\n`;
-        if (chunk.length >= 1 << 20) {
-          await feed.write(chunk);
-          chunk = '';
+        const cluster = clusterOf[index];
+        const founder = founders[cluster] === index;
+        const wanted = collect !== undefined && collect.wanted[index] > 0;
+        if (wanted || (founder && size[cluster] > 1)) {
+          const article = JSON.parse(line) as StoredArticle;
+          if (wanted) {
+            const { title, source, published_at, url } = article;
+            const text = collect.wanted[index] === 2 ? article.text.slice(0, collect.maxText + 1) : '';
+            collect.into.set(index, { title, text, source, published_at, url });
+          }
+          if (founder) representativeTitle.set(cluster, article.title);
         }
+        if (founder && index < reported) {
+          chunk += `${withoutOrigin(line)},"cluster_id":${JSON.stringify(clusterIds[cluster])},"cluster_size":${size[cluster]}}\n`;
+          if (chunk.length >= 1 << 20) {
+            await feed.write(chunk);
+            chunk = '';
+          }
+        }
+        index++;
       }
-      index++;
     }
     if (index !== n) throw new Error(`work/articles.jsonl has ${index} articles, work/shingles.bin ${n}; re-run from \`neardup shingle\``);
     await feed.write(chunk);
