@@ -51,7 +51,7 @@ export async function writeArtifact(path: string, kind: string, meta: object, ar
 }
 
 /** Bytes per read call (a single read is limited to 2 GiB). */
-const READ_CHUNK = 1 << 30;
+const READ_CHUNK = 1 << 26;
 
 /**
  * Reads an artifact written by `writeArtifact`; says which stage to run when it is missing or foreign. Each
@@ -152,11 +152,26 @@ export async function openArtifact<Meta>(path: string, kind: string, producedBy:
   }
 }
 
-/** Fills `into` from the file at `position`, in calls of at most READ_CHUNK bytes. */
+/** Read calls in flight at once for one large array (see readExactly). */
+const READS_IN_FLIGHT = 4;
+
+/**
+ * Fills `into` from the file at `position`, in calls of at most READ_CHUNK bytes, several at once: each
+ * call copies from the page cache on a thread of its own, so a file of gigabytes is read by both cores.
+ */
 async function readExactly(file: FileHandle, into: Uint8Array, position: number, path: string, producedBy: string): Promise<void> {
-  for (let at = 0; at < into.length; ) {
-    const { bytesRead } = await file.read(into, at, Math.min(into.length - at, READ_CHUNK), position + at);
-    if (bytesRead === 0) throw new Error(`${path} ends early: it is truncated or changed while being read; run \`neardup ${producedBy}\` again`);
-    at += bytesRead;
-  }
+  let next = 0;
+  const readPieces = async (): Promise<void> => {
+    while (next < into.length) {
+      const from = next;
+      const to = Math.min(into.length, from + READ_CHUNK);
+      next = to;
+      for (let at = from; at < to; ) {
+        const { bytesRead } = await file.read(into, at, to - at, position + at);
+        if (bytesRead === 0) throw new Error(`${path} ends early: it is truncated or changed while being read; run \`neardup ${producedBy}\` again`);
+        at += bytesRead;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(READS_IN_FLIGHT, Math.ceil(into.length / READ_CHUNK)) }, readPieces));
 }
