@@ -449,6 +449,11 @@ class BucketPairs {
       const linkers = Math.min(end, start + maxBucketSize);
       for (let x = start; x < linkers; x++) {
         const a = members[x];
+        if (partners === undefined && pinned === undefined) {
+          // Counting only, and every pair counts: a's pairs in the bucket are the members after it.
+          slots[a + 1] += end - x - 1;
+          continue;
+        }
         for (let y = x + 1; y < end; y++) {
           const b = members[y];
           if (pinned !== undefined && pinned[a] === 1 && pinned[b] === 1) continue;
