@@ -19,7 +19,11 @@ export interface CandidateOptions {
   maxBucketSize: number;
 }
 
-/** Articles are packed with their band key into one double: key * 2^ARTICLE_BITS + article < 2^53. */
+/**
+ * At most this many articles per batch. The bound came from packing an article with its band key into one
+ * double (key * 2^ARTICLE_BITS + article < 2^53), which the radix sort (KeySorter) no longer does; it stays
+ * until batches beyond it are measured.
+ */
 const ARTICLE_BITS = 21;
 export const MAX_ARTICLES_PER_BATCH = 2 ** ARTICLE_BITS;
 
@@ -303,17 +307,22 @@ export class TonightBuckets {
     this.slotKeys = new Uint32Array(bandCount * capacity);
     this.slotStarts = new Int32Array(bandCount * capacity).fill(-1);
     this.slotEnds = new Int32Array(bandCount * capacity);
-    // (key, article) packed into one double: one numeric sort orders by key, then article.
-    const packed = new Float64Array(size);
+    // Each band's (key, article) pairs sorted by key, then article.
+    const sorter = new KeySorter(size);
     for (let band = 0; band < bandCount; band++) {
+      const { keys, items } = sorter;
       let count = 0;
-      for (let i = 0; i < n; i++) if (lookFor[i] === 1) packed[count++] = tonight[i * bandCount + band] * MAX_ARTICLES_PER_BATCH + i;
-      packed.sort();
+      for (let i = 0; i < n; i++) {
+        if (lookFor[i] !== 1) continue;
+        keys[count] = tonight[i * bandCount + band];
+        items[count++] = i;
+      }
+      const sorted = sorter.sort(count);
       let slot = -1;
       let previous = -1;
       for (let p = 0; p < size; p++) {
-        const key = Math.floor(packed[p] / MAX_ARTICLES_PER_BATCH);
-        this.members[band * size + p] = packed[p] % MAX_ARTICLES_PER_BATCH;
+        const key = sorted.keys[p];
+        this.members[band * size + p] = sorted.items[p];
         if (key === previous) continue;
         if (slot >= 0) this.slotEnds[slot] = p;
         slot = this.insert(band, key, p);
