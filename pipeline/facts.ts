@@ -69,7 +69,8 @@ function addLineFacts(text: string, from: number, to: number, facts: number[]): 
     const digits = (first & DIGIT) !== 0;
     // Only a number, or a capitalised word in a sentence-case line, can be a fact: the others are only skipped.
     const candidate = digits || (sentenceCase && (first & UPPER) !== 0);
-    // hashString of the run lower-cased, as it is read; a code unit outside ASCII leaves it to lowerCaseHash.
+    // hashString of the run lower-cased, as it is read. Outside ASCII, lower case can change a word's length
+    // ("İ"), so a run with such a code unit is hashed through the string's own toLowerCase.
     let h = FNV_OFFSET;
     let ascii = true;
     while (i < to) {
@@ -89,21 +90,6 @@ function addLineFacts(text: string, from: number, to: number, facts: number[]): 
       if (candidate) h = hashUnit(h, c);
       i++;
     }
-    if (digits || (candidate && i - start >= 2)) facts.push(asFact(ascii ? mix32(h) : lowerCaseHash(text, start, i)));
+    if (digits || (candidate && i - start >= 2)) facts.push(asFact(ascii ? mix32(h) : hashString(text.slice(start, i).toLowerCase())));
   }
-}
-
-/**
- * hashString(text.slice(from, to).toLowerCase()) without making the string: an article has dozens of facts.
- * Outside ASCII, lower case can change a word's length ("İ"), so such words take the string's way.
- */
-function lowerCaseHash(text: string, from: number, to: number): number {
-  let h = FNV_OFFSET;
-  for (let i = from; i < to; i++) {
-    let c = text.charCodeAt(i);
-    if (c > 127) return hashString(text.slice(from, to).toLowerCase());
-    if (c >= 65 && c <= 90) c += 32;
-    h = hashUnit(h, c);
-  }
-  return mix32(h);
 }

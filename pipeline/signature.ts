@@ -188,20 +188,18 @@ export class FastSketchEngine implements SignatureEngine {
     // Later rounds over the features that can arrive, gathered once: when the signature's document-frequency
     // cap leaves an article a few features of weight above 0 among hundreds, each round then costs those few.
     // A caller that gives only such features (tasks.ts, signBatch) has them gathered already.
-    let live = 0;
-    while (live < features.length && weights[live] > 0) live++;
     let liveFeatures = features;
     let liveWeights = weights;
+    let live = 0;
+    while (live < features.length && weights[live] > 0) live++;
     if (live < features.length) {
       if (this.liveFeatures.length < features.length) {
         this.liveFeatures = new Uint32Array(features.length * 2);
         this.liveWeights = new Float32Array(features.length * 2);
       }
       ({ liveFeatures, liveWeights } = this);
-      // The first `live` are live already.
-      liveFeatures.set(features.subarray(0, live));
-      liveWeights.set(weights.subarray(0, live));
-      for (let f = live; f < features.length; f++) {
+      live = 0;
+      for (let f = 0; f < features.length; f++) {
         if (!(weights[f] > 0)) continue;
         liveFeatures[live] = features[f];
         liveWeights[live++] = weights[f];
