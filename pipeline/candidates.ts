@@ -6,7 +6,7 @@
 import invariant from 'tiny-invariant';
 import { combine32, mix32 } from './hash.js';
 import { EMPTY_SIGNATURE_VALUE, isEmptySignature } from './signature.js';
-import { doubled } from './typed-arrays.js';
+import { KeySorter, doubled } from './typed-arrays.js';
 
 export interface CandidateOptions {
   bands: number;
@@ -359,57 +359,6 @@ export class TonightBuckets {
 
   endOf(slot: number): number {
     return this.slotEnds[slot];
-  }
-}
-
-/** Bits of the key a pass of KeySorter sorts on: 2,048 counters, which stay in the L1 cache. */
-const RADIX_BITS = 11;
-const RADIX = 1 << RADIX_BITS;
-
-/**
- * Sorts 32-bit keys with an item each (an article) by key, items of equal keys in the order given: a least
- * significant digit radix sort, three passes of 11 bits. A band's million (key, article) pairs packed into
- * doubles and sorted by the built-in sort took most of findCandidatesIn's time.
- */
-class KeySorter {
-  keys: Uint32Array;
-  items: Uint32Array;
-  private spareKeys: Uint32Array;
-  private spareItems: Uint32Array;
-  private readonly counts = new Uint32Array(RADIX);
-
-  constructor(size: number) {
-    this.keys = new Uint32Array(size);
-    this.items = new Uint32Array(size);
-    this.spareKeys = new Uint32Array(size);
-    this.spareItems = new Uint32Array(size);
-  }
-
-  /** Sorts keys[0 .. count) and their items; returns the arrays that hold the result (this.keys and this.items after). */
-  sort(count: number): { keys: Uint32Array; items: Uint32Array } {
-    const counts = this.counts;
-    for (let shift = 0; shift < 32; shift += RADIX_BITS) {
-      const { keys, items, spareKeys, spareItems } = this;
-      counts.fill(0);
-      for (let i = 0; i < count; i++) counts[(keys[i] >>> shift) & (RADIX - 1)]++;
-      let sum = 0;
-      for (let d = 0; d < RADIX; d++) {
-        const c = counts[d];
-        counts[d] = sum;
-        sum += c;
-      }
-      for (let i = 0; i < count; i++) {
-        const key = keys[i];
-        const at = counts[(key >>> shift) & (RADIX - 1)]++;
-        spareKeys[at] = key;
-        spareItems[at] = items[i];
-      }
-      this.keys = spareKeys;
-      this.items = spareItems;
-      this.spareKeys = keys;
-      this.spareItems = items;
-    }
-    return { keys: this.keys, items: this.items };
   }
 }
 

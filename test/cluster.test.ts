@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openArtifact, writeArtifact } from '../pipeline/artifact.js';
-import { type ArticleKeys, type Linkage, type VerifiedPairs, clusterArticles, clusterIdFor, estimatePairs, pairScore, verifyPairs } from '../pipeline/cluster.js';
+import { type ArticleKeys, type Linkage, type VerifiedPairs, clusterArticles, clusterIdFor, compareFounders, describeClusters, estimatePairs, pairScore, verifyPairs } from '../pipeline/cluster.js';
 import { estimateFromFile } from '../pipeline/stages.js';
 import { randomStream } from '../pipeline/hash.js';
 import { SIMILARITY_SLOTS, rangeSimilarity } from '../pipeline/similarity.js';
@@ -136,6 +136,32 @@ test('clusters and ids do not depend on the order articles arrive in', () => {
   assert.deepEqual(byId(shuffled, order.map((i) => ids[i])), byId(forward, ids));
   assert.equal(clusterIdFor('x'), clusterIdFor('x'));
   assert.notEqual(clusterIdFor('x'), clusterIdFor('y'));
+});
+
+test('clusters come largest first, then by founder: earliest time, unknown times last, then smallest id', () => {
+  const random = randomStream(7);
+  const n = 3000;
+  // Few distinct times and sizes, so that many clusters tie on both and the ids decide.
+  const times = [Date.parse('2024-01-01T00:00:00Z'), Date.parse('2024-01-02T00:00:00Z'), NaN];
+  const keys: ArticleKeys = {
+    ids: Array.from({ length: n }, (_, i) => `id-${(random() % 100000).toString(36)}-${i}`),
+    publishedMs: Float64Array.from({ length: n }, () => times[random() % times.length]),
+  };
+  const root = Uint32Array.from({ length: n }, () => random() % 900);
+  const none = new Uint32Array(0);
+  const pairs: VerifiedPairs = { a: none, b: none, estimated: new Float32Array(0), jaccard: new Float32Array(0), containment: new Float32Array(0), factJaccard: new Float32Array(0), similarity: new Float32Array(0), clustered: new Uint8Array(0) };
+  const result = describeClusters(keys, pairs, root);
+  // The rule, directly: members in input order, the founder the first by compareFounders, then the order.
+  const byLabel = new Map<number, number[]>();
+  for (let i = 0; i < n; i++) byLabel.set(root[i], [...(byLabel.get(root[i]) ?? []), i]);
+  const expected = [...byLabel.values()]
+    .map((members) => ({ members, founder: members.reduce((f, i) => (compareFounders(keys, i, f) < 0 ? i : f)) }))
+    .sort((x, y) => y.members.length - x.members.length || compareFounders(keys, x.founder, y.founder));
+  assert.deepEqual(
+    result.clusters.map((c) => [c.id, c.founder, c.members]),
+    expected.map((c) => [clusterIdFor(keys.ids[c.founder]), c.founder, c.members]),
+  );
+  for (let i = 0; i < n; i++) assert.ok(result.clusters[result.clusterOf[i]].members.includes(i));
 });
 
 test('every article is in exactly one cluster and its nearest neighbour is in the same cluster', () => {
