@@ -129,6 +129,11 @@ export function rangeSimilarity(a: FeatureSets, i: number, b: FeatureSets, j: nu
 /** Scratch for rangeSimilarity: the totals of its two ranges. */
 const pairTotals = new Float64Array(2 * TOTAL_SLOTS);
 
+/** Bits of a feature's hash (its top ones) that FeatureTable's presence bitmap is indexed by: 16,384 bits (2 KB). */
+const PRESENCE_BITS = 14;
+const PRESENCE_WORD_SHIFT = 32 - PRESENCE_BITS + 5;
+const PRESENCE_BIT_SHIFT = 32 - PRESENCE_BITS;
+
 /**
  * One article's features in an open-addressing table, to compare it with many others: candidate pairs come
  * sorted by their first article, so the table is filled once for all of that article's candidates, and each
@@ -143,6 +148,11 @@ export class FeatureTable {
   private stamps = new Uint32Array(1024);
   private stamp = 0;
   private mask = 1023;
+  /**
+   * Which values of a key's top PRESENCE_BITS bits the loaded article has, one bit each: most features of
+   * the other article miss the table, and this tells most of them apart without a probe.
+   */
+  private readonly present = new Int32Array(1 << (PRESENCE_BITS - 5));
   /** The article the table holds, -1 for none. */
   article = -1;
 
@@ -164,9 +174,11 @@ export class FeatureTable {
       this.stamps.fill(0);
       this.stamp = 1;
     }
-    const { keys, stamps, mask, stamp } = this;
+    const { keys, stamps, mask, stamp, present } = this;
+    present.fill(0);
     for (let p = from; p < to; p++) {
       const key = values[p];
+      present[key >>> PRESENCE_WORD_SHIFT] |= 1 << ((key >>> PRESENCE_BIT_SHIFT) & 31);
       // Feature values are hashes already: their low bits spread evenly over the slots.
       let slot = key & mask;
       while (stamps[slot] === stamp) slot = (slot + 1) & mask;
@@ -182,7 +194,7 @@ export class FeatureTable {
    * writes rangeSimilarity's slots into `out`.
    */
   compare(other: number, sets: FeatureSets, totals: Float64Array<ArrayBufferLike>, out: Float64Array): void {
-    const { keys, stamps, mask, stamp } = this;
+    const { keys, stamps, mask, stamp, present } = this;
     const { values, weightCodes, weightOfCode } = sets;
     const from = sets.offsets[other];
     const to = sets.offsets[other + 1];
@@ -190,6 +202,7 @@ export class FeatureTable {
     let sharedFacts = 0;
     for (let p = from; p < to; p++) {
       const key = values[p];
+      if ((present[key >>> PRESENCE_WORD_SHIFT] & (1 << ((key >>> PRESENCE_BIT_SHIFT) & 31))) === 0) continue;
       let slot = key & mask;
       while (stamps[slot] === stamp) {
         if (keys[slot] === key) {
