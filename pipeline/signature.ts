@@ -136,8 +136,17 @@ export class FastSketchEngine implements SignatureEngine {
   private readonly binSeed: number;
   /** The round in which each bin got its value, -1 while empty. */
   private readonly filledIn: Int32Array;
-  /** The winning arrival time of each bin (weighted sets), Infinity while empty. */
+  /**
+   * The winning arrival time of each bin (weighted sets) in the current round, NaN until a second feature
+   * races the bin in that round: a bin's first arrival is kept as its uniform draw and weight (`firstDraw`,
+   * `firstWeight`), and the logarithm that turns them into a time is taken only then. Most bins of an
+   * article with few features to sign get one arrival in their round.
+   */
   private readonly arrival: Float64Array;
+  private readonly firstDraw: Float64Array;
+  private readonly firstWeight: Float64Array;
+  /** k = 2^s: a hash's bin is its top s bits, 32 - s here (binOf's product, without the floating point); else -1. */
+  private readonly binShift: number;
   /** The features of positive weight, and their weights, gathered for the rounds after the first. */
   private liveFeatures = new Uint32Array(1024);
   private liveWeights = new Float32Array(1024);
@@ -147,6 +156,9 @@ export class FastSketchEngine implements SignatureEngine {
     this.binSeed = randomStream(seed)();
     this.filledIn = new Int32Array(k);
     this.arrival = new Float64Array(k);
+    this.firstDraw = new Float64Array(k);
+    this.firstWeight = new Float64Array(k);
+    this.binShift = (k & (k - 1)) === 0 ? 32 - Math.log2(k) : -1;
   }
 
   sign(features: Uint32Array, out: Uint32Array): void {
@@ -216,28 +228,34 @@ export class FastSketchEngine implements SignatureEngine {
    */
   private race(features: Uint32Array, weights: Float32Array, count: number, round: number, filled: number, out: Uint32Array): number {
     const k = this.k;
-    const { filledIn, arrival } = this;
+    const { filledIn, arrival, firstDraw, firstWeight, binShift } = this;
     const roundSeed = this.roundSeed(round);
     for (let f = 0; f < count; f++) {
       const weight = weights[f];
       if (!(weight > 0)) continue;
       const h = mix32(features[f] ^ roundSeed);
-      const bin = binOf(h, k);
+      const bin = binShift >= 0 ? h >>> binShift : binOf(h, k);
       const at = filledIn[bin];
       if (at !== -1 && at !== round) continue;
       // Exponential arrival of rate w: -ln(U) / w. U in (0, 1) is the fraction of h * k that binOf drops,
       // the hash bits below those that chose the bin: uniform, and independent of the bin.
       const v = 1 - ((Math.imul(h, k) >>> 0) + 0.5) * TWO_TO_MINUS_32;
-      // -ln(U) >= v + v^2 / 2 with v = 1 - U: most features lose to the bin's leader on this bound, without
-      // a logarithm or a division.
-      if (at === round && v * (1 + 0.5 * v) >= arrival[bin] * weight) continue;
-      const time = -Math.log(1 - v) * (1 / weight);
       if (at === -1) {
         filledIn[bin] = round;
         filled++;
-        arrival[bin] = time;
+        firstDraw[bin] = v;
+        firstWeight[bin] = weight;
+        arrival[bin] = NaN;
         out[bin] = h;
-      } else if (time < arrival[bin]) {
+        continue;
+      }
+      let leader = arrival[bin];
+      if (Number.isNaN(leader)) leader = arrival[bin] = arrivalTime(firstDraw[bin], firstWeight[bin]);
+      // -ln(U) >= v + v^2 / 2 with v = 1 - U: most features lose to the bin's leader on this bound, without
+      // a logarithm or a division.
+      if (v * (1 + 0.5 * v) >= leader * weight) continue;
+      const time = arrivalTime(v, weight);
+      if (time < leader) {
         arrival[bin] = time;
         out[bin] = h;
       }
@@ -248,6 +266,11 @@ export class FastSketchEngine implements SignatureEngine {
   private roundSeed(round: number): number {
     return this.binSeed ^ mix32(Math.imul(round + 1, 0x9e3779b1));
   }
+}
+
+/** The arrival time of a feature of weight `weight` whose uniform draw is 1 - v: -ln(1 - v) / weight. */
+function arrivalTime(v: number, weight: number): number {
+  return -Math.log(1 - v) * (1 / weight);
 }
 
 /** Largest multiplier that keeps `a * hash + b` exact in a double for the package's hashes (< 2^33). */
