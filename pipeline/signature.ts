@@ -138,12 +138,11 @@ export class FastSketchEngine implements SignatureEngine {
   private readonly filledIn: Int32Array;
   /**
    * The winning arrival time of each bin (weighted sets) in the current round, NaN until a second feature
-   * races the bin in that round: a bin's first arrival is kept as its uniform draw and weight (`firstDraw`,
-   * `firstWeight`), and the logarithm that turns them into a time is taken only then. Most bins of an
-   * article with few features to sign get one arrival in their round.
+   * races the bin in that round: a bin's first arrival is kept as its hash (the bin's value) and weight
+   * (`firstWeight`), and its draw and the logarithm that make them a time are worked out only then. Most
+   * bins of an article with few features to sign get one arrival in their round.
    */
   private readonly arrival: Float64Array;
-  private readonly firstDraw: Float64Array;
   private readonly firstWeight: Float64Array;
   /** k = 2^s: a hash's bin is its top s bits, 32 - s here (binOf's product, without the floating point); else -1. */
   private readonly binShift: number;
@@ -156,7 +155,6 @@ export class FastSketchEngine implements SignatureEngine {
     this.binSeed = randomStream(seed)();
     this.filledIn = new Int32Array(k);
     this.arrival = new Float64Array(k);
-    this.firstDraw = new Float64Array(k);
     this.firstWeight = new Float64Array(k);
     this.binShift = (k & (k - 1)) === 0 ? 32 - Math.log2(k) : -1;
   }
@@ -228,7 +226,7 @@ export class FastSketchEngine implements SignatureEngine {
    */
   private race(features: Uint32Array, weights: Float32Array, count: number, round: number, filled: number, out: Uint32Array): number {
     const k = this.k;
-    const { filledIn, arrival, firstDraw, firstWeight, binShift } = this;
+    const { filledIn, arrival, firstWeight, binShift } = this;
     const roundSeed = this.roundSeed(round);
     for (let f = 0; f < count; f++) {
       const weight = weights[f];
@@ -237,20 +235,17 @@ export class FastSketchEngine implements SignatureEngine {
       const bin = binShift >= 0 ? h >>> binShift : binOf(h, k);
       const at = filledIn[bin];
       if (at !== -1 && at !== round) continue;
-      // Exponential arrival of rate w: -ln(U) / w. U in (0, 1) is the fraction of h * k that binOf drops,
-      // the hash bits below those that chose the bin: uniform, and independent of the bin.
-      const v = 1 - ((Math.imul(h, k) >>> 0) + 0.5) * TWO_TO_MINUS_32;
       if (at === -1) {
         filledIn[bin] = round;
         filled++;
-        firstDraw[bin] = v;
         firstWeight[bin] = weight;
         arrival[bin] = NaN;
         out[bin] = h;
         continue;
       }
       let leader = arrival[bin];
-      if (Number.isNaN(leader)) leader = arrival[bin] = arrivalTime(firstDraw[bin], firstWeight[bin]);
+      if (Number.isNaN(leader)) leader = arrival[bin] = arrivalTime(drawOf(out[bin], k), firstWeight[bin]);
+      const v = drawOf(h, k);
       // -ln(U) >= v + v^2 / 2 with v = 1 - U: most features lose to the bin's leader on this bound, without
       // a logarithm or a division.
       if (v * (1 + 0.5 * v) >= leader * weight) continue;
@@ -268,7 +263,15 @@ export class FastSketchEngine implements SignatureEngine {
   }
 }
 
-/** The arrival time of a feature of weight `weight` whose uniform draw is 1 - v: -ln(1 - v) / weight. */
+/**
+ * A feature's draw in its bin: v = 1 - U, with U in (0, 1) the fraction of hash * k that binOf drops, the
+ * hash bits below those that chose the bin: uniform, and independent of the bin.
+ */
+function drawOf(hash: number, k: number): number {
+  return 1 - ((Math.imul(hash, k) >>> 0) + 0.5) * TWO_TO_MINUS_32;
+}
+
+/** The arrival time of a feature of weight `weight` whose draw is v: -ln(U) / weight, exponential of rate weight. */
 function arrivalTime(v: number, weight: number): number {
   return -Math.log(1 - v) * (1 / weight);
 }
