@@ -5,7 +5,7 @@
  *   "NEARDUP1" | header length (uint32 LE) | header JSON | padding | array bytes ...
  */
 import { type FileHandle, open } from 'node:fs/promises';
-import { writeFileAtomic } from './atomic-write.js';
+import { commitTemporary, discardTemporary, openTemporary, writeAll } from './atomic-write.js';
 import invariant from 'tiny-invariant';
 import { InputError } from './errors.js';
 
@@ -29,25 +29,94 @@ export interface Artifact<Meta> {
 const align8 = (x: number) => Math.ceil(x / 8) * 8;
 
 export async function writeArtifact(path: string, kind: string, meta: object, arrays: Record<string, StoredArray>): Promise<void> {
-  const entries: ArrayEntry[] = [];
-  let offset = 0;
-  for (const [name, array] of Object.entries(arrays)) {
-    entries.push({ name, type: array.constructor.name as ArrayTypeName, offset, length: array.length });
-    offset = align8(offset + array.byteLength);
+  const writer = await ArtifactWriter.create(path, kind, meta, arraySpecs(arrays));
+  try {
+    for (const [name, array] of Object.entries(arrays)) await writer.write(name, array);
+    await writer.commit();
+  } catch (error) {
+    await writer.abort();
+    throw error;
   }
-  const header = Buffer.from(JSON.stringify({ kind, meta, arrays: entries }), 'utf8');
-  const dataStart = align8(MAGIC.length + 4 + header.length);
-  const prefix = Buffer.alloc(dataStart);
-  prefix.write(MAGIC, 0, 'latin1');
-  prefix.writeUInt32LE(header.length, MAGIC.length);
-  header.copy(prefix, MAGIC.length + 4);
-  const chunks: Uint8Array[] = [prefix];
-  for (const array of Object.values(arrays)) {
-    chunks.push(new Uint8Array(array.buffer, array.byteOffset, array.byteLength));
-    const padding = align8(array.byteLength) - array.byteLength;
-    if (padding > 0) chunks.push(new Uint8Array(padding));
+}
+
+const typeOf = (array: StoredArray): ArrayTypeName => array.constructor.name as ArrayTypeName;
+
+/** An array an artifact will hold, before it is written. */
+export interface ArraySpec {
+  name: string;
+  type: ArrayTypeName;
+  length: number;
+}
+
+/** The specs of `arrays`, in their order. */
+export function arraySpecs(arrays: Record<string, StoredArray>): ArraySpec[] {
+  return Object.entries(arrays).map(([name, array]) => ({ name, type: typeOf(array), length: array.length }));
+}
+
+/**
+ * An artifact written an array at a time, in any order, with the all-or-nothing guarantee of writeFileAtomic:
+ * its layout is fixed when it is created, so a stage can write the arrays it has while it computes the
+ * others, and flush them to disk meanwhile (the shingle stage writes its features while the workers weigh
+ * them). The file is the one writeArtifact writes: padding is the zeros of a file extended to its length.
+ */
+export class ArtifactWriter {
+  private readonly written = new Set<string>();
+
+  private constructor(
+    private readonly handle: FileHandle,
+    private readonly temporary: string,
+    private readonly path: string,
+    private readonly entries: ArrayEntry[],
+    private readonly dataStart: number,
+  ) {}
+
+  static async create(path: string, kind: string, meta: object, arrays: ArraySpec[]): Promise<ArtifactWriter> {
+    const entries: ArrayEntry[] = [];
+    let offset = 0;
+    for (const { name, type, length } of arrays) {
+      entries.push({ name, type, offset, length });
+      offset = align8(offset + length * ARRAY_TYPES[type].BYTES_PER_ELEMENT);
+    }
+    const header = Buffer.from(JSON.stringify({ kind, meta, arrays: entries }), 'utf8');
+    const dataStart = align8(MAGIC.length + 4 + header.length);
+    const prefix = Buffer.alloc(dataStart);
+    prefix.write(MAGIC, 0, 'latin1');
+    prefix.writeUInt32LE(header.length, MAGIC.length);
+    header.copy(prefix, MAGIC.length + 4);
+    const { handle, temporary } = await openTemporary(path);
+    try {
+      await handle.truncate(dataStart + offset);
+      await writeAll(handle, prefix, undefined, 0);
+    } catch (error) {
+      await discardTemporary(handle, temporary);
+      throw error;
+    }
+    return new ArtifactWriter(handle, temporary, path, entries, dataStart);
   }
-  await writeFileAtomic(path, chunks);
+
+  /** Writes array `name` in its place. */
+  async write(name: string, array: StoredArray): Promise<void> {
+    const entry = this.entries.find((e) => e.name === name);
+    invariant(entry !== undefined && entry.type === typeOf(array) && entry.length === array.length, `array ${name} as the artifact was laid out`);
+    await writeAll(this.handle, new Uint8Array(array.buffer, array.byteOffset, array.byteLength), undefined, this.dataStart + entry.offset);
+    this.written.add(name);
+  }
+
+  /** Sends what has been written to disk, so that commit waits only for what comes after. */
+  async flush(): Promise<void> {
+    await this.handle.datasync();
+  }
+
+  /** Once every array is written: the file, flushed to disk, replaces `path`. */
+  async commit(): Promise<void> {
+    invariant(this.written.size === this.entries.length, 'every array of the artifact written');
+    await commitTemporary(this.handle, this.temporary, this.path);
+  }
+
+  /** Removes the temporary file; `path` is left as it was. */
+  async abort(): Promise<void> {
+    await discardTemporary(this.handle, this.temporary);
+  }
 }
 
 /** Bytes per read call (a single read is limited to 2 GiB). */

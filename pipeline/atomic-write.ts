@@ -8,30 +8,48 @@ import { basename, dirname, join } from 'node:path';
  * the data goes to a temporary file beside it, is flushed to disk, and is renamed over it (atomic on POSIX).
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array | Iterable<Uint8Array>): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const temporary = temporaryPathFor(path);
-  const handle = await open(temporary, 'w');
+  const { handle, temporary } = await openTemporary(path);
   try {
     if (typeof data === 'string') await handle.writeFile(data, 'utf8');
     else if (data instanceof Uint8Array) await writeAll(handle, data);
     else for (const chunk of data) await writeAll(handle, chunk);
-    await handle.sync();
-    await handle.close();
-    await rename(temporary, path);
+    await commitTemporary(handle, temporary, path);
   } catch (error) {
-    await handle.close().catch(() => undefined);
-    await rm(temporary, { force: true });
+    await discardTemporary(handle, temporary);
     throw error;
   }
+}
+
+/** A new temporary file beside `path` (its folder made if need be), open for writing. */
+export async function openTemporary(path: string): Promise<{ handle: FileHandle; temporary: string }> {
+  await mkdir(dirname(path), { recursive: true });
+  const temporary = temporaryPathFor(path);
+  return { handle: await open(temporary, 'w'), temporary };
+}
+
+/** Flushes the temporary file to disk, closes it and renames it over `path`. */
+export async function commitTemporary(handle: FileHandle, temporary: string, path: string): Promise<void> {
+  await handle.sync();
+  await handle.close();
+  await rename(temporary, path);
+}
+
+/** Closes (if still open) and removes the temporary file. */
+export async function discardTemporary(handle: FileHandle, temporary: string): Promise<void> {
+  await handle.close().catch(() => undefined);
+  await rm(temporary, { force: true });
 }
 
 /** Bytes per write call: one call takes at most 2 GiB, and a million articles' features are more. */
 const WRITE_CHUNK = 1 << 30;
 
-/** Writes all of `data`, in pieces of at most `chunk` bytes, however few bytes each call takes. */
-export async function writeAll(handle: FileHandle, data: Uint8Array, chunk = WRITE_CHUNK): Promise<void> {
+/**
+ * Writes all of `data`, in pieces of at most `chunk` bytes, however few bytes each call takes: at the file's
+ * current position, or from `position` on.
+ */
+export async function writeAll(handle: FileHandle, data: Uint8Array, chunk = WRITE_CHUNK, position?: number): Promise<void> {
   for (let at = 0; at < data.length; ) {
-    const { bytesWritten } = await handle.write(data, at, Math.min(data.length - at, chunk));
+    const { bytesWritten } = await handle.write(data, at, Math.min(data.length - at, chunk), position === undefined ? null : position + at);
     at += bytesWritten;
   }
 }

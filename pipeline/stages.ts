@@ -16,7 +16,7 @@ import { readFile, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import invariant from 'tiny-invariant';
-import { type OpenArtifact, openArtifact, readArtifact, writeArtifact } from './artifact.js';
+import { ArtifactWriter, type OpenArtifact, arraySpecs, openArtifact, readArtifact, writeArtifact } from './artifact.js';
 import { AtomicLineWriter, writeFileAtomic } from './atomic-write.js';
 import { type BandedSignatures, mergeCandidates } from './candidates.js';
 import {
@@ -361,6 +361,7 @@ export function shingleStage(
     let sets: FeatureSets;
     /** IDF's N: the batch's articles, or its population's (weights.ts, idfArticles). */
     let idfN: number;
+    let file: ArtifactWriter | undefined;
     try {
       // Batches are collected in submission order; at most two per worker are in flight, which bounds memory.
       const inFlight: { task: Promise<ShingleResult>; readTo: number }[] = [];
@@ -406,29 +407,40 @@ export function shingleStage(
       const unweighted = builder.buildUnweighted();
       idfN = idfArticles(ids.length, population);
       const weightCodes = allocate(Uint8Array, unweighted.values.length, true);
+      sets = { ...unweighted, weightCodes, weightOfCode: weightTable(options.weighting, idfN) };
+      // work/shingles.bin takes the features, and sends them to disk, while the workers weigh them: its
+      // commit then waits for the weights alone (a million articles' features are 3 GB).
+      const meta: ShingleMeta = { options: options.shingles, weighting: options.weighting, ids, ...(population === undefined ? {} : { idfArticles: idfN }) };
+      const shingleArrays = { ...sets, publishedMs: Float64Array.from(published) };
+      file = await ArtifactWriter.create(workPath(out, 'shingles.bin'), 'shingles', meta, arraySpecs(shingleArrays));
+      const features = file;
+      const written = (async () => {
+        for (const name of ['offsets', 'values', 'publishedMs'] as const) await features.write(name, shingleArrays[name]);
+        await features.flush();
+      })();
+      // Its failure surfaces below, once the weights are in.
+      written.catch(() => undefined);
       const parts = Math.max(1, options.workers);
       const weighed = await Promise.all(
         Array.from({ length: parts }, (_, part) => pool.run<WeighResult>({ task: 'weigh', sets: unweighted, weighting: options.weighting, codes: weightCodes, part, parts, population })),
       );
-      sets = { ...unweighted, weightCodes, weightOfCode: weightTable(options.weighting, idfN) };
+      await written;
+      await file.write('weightCodes', weightCodes);
+      await file.write('weightOfCode', sets.weightOfCode);
       if (population !== undefined && weighed.every((result) => result.counts !== undefined)) {
         const counts = joinParts(weighed.map((result) => result.counts!));
         const articles = idfN - population.background.articles;
         await writeArtifact(workPath(out, COUNTED_FILE), 'feature counts', { articles }, { features: counts.features, counts: counts.counts });
       }
+      await writeFileAtomic(workPath(out, 'unusable.json'), JSON.stringify(unusable));
+      await file.commit();
+    } catch (error) {
+      await file?.abort();
+      throw error;
     } finally {
       shown.done();
       await pool.close();
     }
-    await writeFileAtomic(workPath(out, 'unusable.json'), JSON.stringify(unusable));
-    const meta: ShingleMeta = { options: options.shingles, weighting: options.weighting, ids, ...(population === undefined ? {} : { idfArticles: idfN }) };
-    await writeArtifact(workPath(out, 'shingles.bin'), 'shingles', meta, {
-      offsets: sets.offsets,
-      values: sets.values,
-      weightCodes: sets.weightCodes,
-      weightOfCode: sets.weightOfCode,
-      publishedMs: Float64Array.from(published),
-    });
     return {
       articles: ids.length,
       features: sets.values.length,
