@@ -8,7 +8,7 @@ import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import { inertCell, writeCsv } from '../pipeline/report.js';
 import { openArtifact, readArtifact, writeArtifact } from '../pipeline/artifact.js';
-import { writeAll } from '../pipeline/atomic-write.js';
+import { AtomicLineWriter, writeAll } from '../pipeline/atomic-write.js';
 import { DEFAULT_OPTIONS, type PipelineOptions } from '../pipeline/options.js';
 import { COPY_K, clusterStage, loadFeaturesOf, loadShingles, loadSignatures, readStage, reportStage, runPipeline, shingleStage, signatureStage, stagesSeconds, type StageStats } from '../pipeline/stages.js';
 import { type SignResult, runTask } from '../pipeline/tasks.js';
@@ -289,6 +289,22 @@ test('large outputs are written whole, in pieces (one write call takes at most 2
     await writeAll(handle, data, 4096);
     await handle.close();
     assert.deepEqual(new Uint8Array(await readFile(join(dir, 'f'))), data);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a line writer that flushes to disk as it goes writes every line, and nothing until committed', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'neardup-lines-'));
+  try {
+    const path = join(dir, 'lines.txt');
+    const writer = await AtomicLineWriter.create(path, 64);
+    const lines = Array.from({ length: 2000 }, (_, i) => `line ${i} ${'x'.repeat(i % 37)}\n`);
+    for (const line of lines) await writer.write(line);
+    assert.deepEqual(await readdir(dir).then((names) => names.filter((name) => !name.startsWith('.'))), []);
+    await writer.commit();
+    assert.equal(await readFile(path, 'utf8'), lines.join(''));
+    assert.deepEqual(await readdir(dir), ['lines.txt']);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
