@@ -39,7 +39,7 @@ import { type FeatureSets, FeatureSetsBuilder, type FeatureValues, type WeightCo
 import { optimalBanding } from './lsh-params.js';
 import { type PipelineOptions } from './options.js';
 import { type Progress, SILENT, progress } from './progress.js';
-import { type Rejection, listInputFiles, originOf, readArticles } from './read-articles.js';
+import { type Rejection, listInputFiles, originOf, readArticleChunks } from './read-articles.js';
 import { InputError } from './errors.js';
 import { publishReports } from './publish.js';
 import { type ShownArticle, clusterFigures, writeNightlyReports, writeRejected, writeReports } from './report.js';
@@ -206,27 +206,29 @@ async function* readIntoWork(
   let lines: string[] = [];
   let committed = false;
   try {
-    for await (const article of readArticles(inputs, { concurrency: options.readConcurrency, onReject })) {
-      const stored: StoredArticle = {
-        id: article.id,
-        title: article.title,
-        text: article.text,
-        published_at: article.publishedAt,
-        source: article.source,
-        url: article.url,
-        origin: article.origin,
-      };
-      const line = JSON.stringify(stored);
-      chunk += line + '\n';
-      lines.push(line);
-      if (chunk.length >= 1 << 20) {
-        await writer.write(chunk);
-        chunk = '';
-        yield lines;
-        lines = [];
+    for await (const read of readArticleChunks(inputs, { concurrency: options.readConcurrency, onReject })) {
+      for (const article of read) {
+        const stored: StoredArticle = {
+          id: article.id,
+          title: article.title,
+          text: article.text,
+          published_at: article.publishedAt,
+          source: article.source,
+          url: article.url,
+          origin: article.origin,
+        };
+        const line = JSON.stringify(stored);
+        chunk += line + '\n';
+        lines.push(line);
+        if (chunk.length >= 1 << 20) {
+          await writer.write(chunk);
+          chunk = '';
+          yield lines;
+          lines = [];
+        }
       }
-      articles++;
-      shown.advance(1);
+      articles += read.length;
+      shown.advance(read.length);
     }
     await writer.write(chunk);
     if (lines.length > 0) yield lines;

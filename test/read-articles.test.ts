@@ -351,3 +351,75 @@ test('without --strict every kind of bad input is skipped and reported, in input
     await rejectsInput([dir], /b-utf8\.txt: not valid UTF-8/);
   });
 });
+
+/** Piece sizes that put line breaks, "\r\n" pairs and UTF-8 characters across pieces; undefined: the default. */
+const PIECE_SIZES = [1, 2, 3, 5, 8, 64, undefined];
+
+/**
+ * What reading `file` a piece of `jsonlPieceBytes` at a time gives: `line id` per article, `line reason` per
+ * rejection (its reason's start: JSON.parse's own message differs between Node versions).
+ */
+async function readJsonlPieces(file: string, jsonlPieceBytes?: number): Promise<{ articles: string[]; rejected: string[] }> {
+  const articles: string[] = [];
+  const rejected: string[] = [];
+  const onReject = (r: Rejection) => rejected.push(`${r.line} ${r.reason.split(/[;(]/)[0].trim()}`);
+  for await (const article of readArticles([file], { onReject, jsonlPieceBytes })) articles.push(`${article.origin.slice(file.length + 1)} ${article.id}`);
+  return { articles, rejected };
+}
+
+/** Asserts that every piece size reads `content` as `expected`. */
+async function assertJsonlPieces(content: Uint8Array, expected: { articles: string[]; rejected: string[] }): Promise<void> {
+  await withFiles({ 'in.jsonl': content }, async (dir) => {
+    for (const size of PIECE_SIZES) assert.deepEqual(await readJsonlPieces(join(dir, 'in.jsonl'), size), expected, `pieces of ${size ?? 'default'} bytes`);
+  });
+}
+
+const line = (id: string, text = 't') => JSON.stringify({ id, text });
+
+test('jsonl: lines end at "\\r\\n", "\\n" and a lone "\\r", as readline splits them, and are numbered so', async () => {
+  // The blank lines first: with nothing of a line kept, a piece of 1 or 3 bytes ends between "\r" and "\n".
+  const content = `\r\n\r\n${line('a')}\r${line('b')}\r\n\r${line('c')}\n\r\n${line('d')}\r\r{bad\r${line('e')}`;
+  await assertJsonlPieces(Buffer.from(content), { articles: ['3 a', '4 b', '6 c', '8 d', '11 e'], rejected: ['10 not valid JSON'] });
+});
+
+test('jsonl: a BOM is stripped from the start of every line, as when each line is decoded alone', async () => {
+  const bom = Buffer.from([0xef, 0xbb, 0xbf]);
+  const content = Buffer.concat([bom, Buffer.from(`${line('a')}\n`), bom, Buffer.from(`${line('b')}\r\n`), bom, Buffer.from('\n'), bom, bom, Buffer.from(`${line('c')}\n`)]);
+  // Only the first BOM of a line goes; a second is a character, which JSON does not take before a value.
+  await assertJsonlPieces(content, { articles: ['1 a', '2 b'], rejected: ['4 not valid JSON'] });
+});
+
+test('jsonl: an invalid UTF-8 line is rejected with its own line number, the lines around it read', async () => {
+  const content = Buffer.concat([
+    Buffer.from(`${line('a')}\r\n\r`),
+    Buffer.from('{"id":"b","text":"'),
+    Buffer.from([0xe2, 0x82]),
+    Buffer.from(`"}\r${line('c')}\n`),
+    Buffer.from([0xf0, 0x9f, 0x98]),
+  ]);
+  await assertJsonlPieces(content, { articles: ['1 a', '4 c'], rejected: ['3 not valid UTF-8', '5 not valid UTF-8'] });
+});
+
+test('jsonl: UTF-8 characters split between pieces, and lines longer than a piece, read whole', async () => {
+  const text = 'é漢😀 '.repeat(200);
+  const content = `${line('short', 'é')}\n${line('long', text)}\r\n${line('last', text)}`;
+  await assertJsonlPieces(Buffer.from(content), { articles: ['1 short', '2 long', '3 last'], rejected: [] });
+  await withFiles({ 'in.jsonl': content }, async (dir) => {
+    const articles = await collect([dir]);
+    assert.deepEqual(articles.map((a) => a.text), ['é', text, text]);
+    for await (const article of readArticles([dir], { jsonlPieceBytes: 3 })) assert.equal(article.text, article.id === 'short' ? 'é' : text);
+  });
+});
+
+test('jsonl under --strict: the articles before the first bad line, then its error', async () => {
+  await withFiles({ 'in.jsonl': `${line('a')}\n${line('b')}\n${line('a')}\n${line('c')}\n` }, async (dir) => {
+    const ids: string[] = [];
+    await assert.rejects(
+      (async () => {
+        for await (const article of readArticles([dir])) ids.push(article.id);
+      })(),
+      (err) => err instanceof InputError && err.line === 3 && /id "a" was already used/.test(err.message),
+    );
+    assert.deepEqual(ids, ['a', 'b']);
+  });
+});
