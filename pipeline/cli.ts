@@ -163,8 +163,8 @@ const COMMANDS: Record<string, Command> = {
   cluster: stageCommand('cluster', 'Verify candidate pairs and cluster into DIR/work/clusters.bin.', 'neardup cluster --out output --threshold 0.1', false, (_p, o, out) =>
     clusterStage(out, o),
   ),
-  report: stageCommand('report', 'Write report.html, documents.csv, clusters.csv, pairs.csv, deduplicated.jsonl and run.json into DIR.', 'neardup report --out output', false, (_p, _o, out) =>
-    reportStage(out),
+  report: stageCommand('report', 'Write report.html, documents.csv, clusters.csv, pairs.csv, deduplicated.jsonl and run.json into DIR.', 'neardup report --out output', false, (_p, o, out) =>
+    reportStage(out, o),
   ),
   eval: {
     usage: 'neardup eval DATASET_DIR [--out DIR] [options]',

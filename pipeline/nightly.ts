@@ -259,7 +259,7 @@ async function runAgainst(index: ArticleIndex, inputs: string[], out: string, op
     conflicts,
   };
   await writeFileAtomic(workPath(out, NIGHTLY_FILE), JSON.stringify(report));
-  stats.push(await reportStage(out));
+  stats.push(await reportStage(out, options));
 
   // The index last: until this transaction commits, the index is as it was before the run.
   const added: NewEntry[] = [];

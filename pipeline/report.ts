@@ -11,6 +11,8 @@ import { stringify } from 'csv-stringify/sync';
 import { AtomicLineWriter, writeFileAtomic } from './atomic-write.js';
 import type { Rejection } from './read-articles.js';
 import type { LoadedClustering, NightlyReport, StoredArticle } from './stages.js';
+import type { TablesResult } from './tasks.js';
+import type { WorkerPool } from './worker-pool.js';
 
 /** Similarities are printed with a fixed number of decimals, so outputs are byte-identical run to run. */
 const fixed = (x: number) => x.toFixed(4);
@@ -81,23 +83,117 @@ export interface ArticleCollection {
 }
 
 /**
+ * What documents.csv and pairs.csv are made of: typed arrays (the clustering's in shared memory when it was
+ * loaded so) and strings, all of which a worker thread can be sent.
+ */
+export interface TableSource extends Pick<LoadedClustering, 'ids' | 'clusterIds' | 'clusterOf' | 'founders' | 'nearest' | 'nearestSimilarity' | 'pairs'> {
+  /** Cluster sizes (clusterFigures). */
+  size: Uint32Array;
+  /** Articles with a row in documents.csv: the first `reported` (see writeReports). */
+  reported: number;
+  /** Nightly runs: the run each article was first seen in. */
+  firstSeenRun?: string[];
+}
+
+/**
+ * documents.csv and pairs.csv, the UTF-8 bytes of each in pieces (csvPieces) that joined are the file. Bytes,
+ * not text: a worker hands them over without a copy, and the main thread has no text to encode.
+ */
+export interface CsvTables {
+  documents: Uint8Array[];
+  pairs: Uint8Array[];
+}
+
+/**
+ * Starts making documents.csv and pairs.csv on `pool`. A failure surfaces where the tables are awaited; until
+ * then it does not count as unhandled.
+ */
+function startTables(pool: WorkerPool, clustering: LoadedClustering, figures: ClusterFigures): Promise<CsvTables> {
+  const { ids, clusterIds, clusterOf, founders, nearest, nearestSimilarity, pairs, nightly } = clustering;
+  const source: TableSource = {
+    ids,
+    clusterIds,
+    clusterOf,
+    founders,
+    nearest,
+    nearestSimilarity,
+    pairs,
+    size: figures.size,
+    reported: nightly?.reported ?? ids.length,
+    ...(nightly === undefined ? {} : { firstSeenRun: nightly.firstSeenRun }),
+  };
+  const tables = pool.run<TablesResult>({ task: 'tables', source });
+  tables.catch(() => undefined);
+  return tables;
+}
+
+/** documents.csv and pairs.csv: a pure function of `source`, for a worker thread (tasks.ts). */
+export function csvTables(source: TableSource): CsvTables {
+  const utf8 = new TextEncoder();
+  return {
+    documents: Array.from(csvPieces(DOCUMENT_COLUMNS, documentRows(source)), (piece) => utf8.encode(piece)),
+    pairs: Array.from(csvPieces(PAIR_COLUMNS, pairRows(source)), (piece) => utf8.encode(piece)),
+  };
+}
+
+const DOCUMENT_COLUMNS = ['doc_id', 'cluster_id', 'cluster_size', 'is_representative', 'nearest_id', 'similarity', 'first_seen_run'];
+const PAIR_COLUMNS = ['doc_a', 'doc_b', 'similarity', 'jaccard', 'containment', 'fact_jaccard', 'estimated_jaccard', 'same_cluster'];
+
+// Rows of the two big files are made as they are stringified (csvPieces), not held: a million at a time made
+// the report stage's garbage collection as long as its writing.
+function* documentRows({ ids, clusterIds, clusterOf, size, founders, nearest, nearestSimilarity, reported, firstSeenRun }: TableSource): Generator<unknown[]> {
+  for (let i = 0; i < reported; i++) {
+    const cluster = clusterOf[i];
+    yield [
+      ids[i],
+      clusterIds[cluster],
+      size[cluster],
+      founders[cluster] === i ? 1 : 0,
+      nearest[i] >= 0 ? ids[nearest[i]] : '',
+      nearest[i] >= 0 ? fixed(nearestSimilarity[i]) : '',
+      firstSeenRun?.[i] ?? '',
+    ];
+  }
+}
+
+function* pairRows({ ids, pairs }: TableSource): Generator<unknown[]> {
+  for (let p = 0; p < pairs.a.length; p++) {
+    yield [
+      ids[pairs.a[p]],
+      ids[pairs.b[p]],
+      fixed(pairs.similarity[p]),
+      fixed(pairs.jaccard[p]),
+      fixed(pairs.containment[p]),
+      fixed(pairs.factJaccard[p]),
+      fixed(pairs.estimated[p]),
+      pairs.clustered[p],
+    ];
+  }
+}
+
+/**
  * Writes the CSV reports and deduplicated.jsonl, and fills `collect` on the way. `lines`: the lines of
  * work/articles.jsonl, as the read stage wrote them (JSON.stringify of a StoredArticle, id first, origin last).
+ * documents.csv and pairs.csv are made on `pool` meanwhile.
  */
 export async function writeReports(
   out: string,
   clustering: LoadedClustering,
   /** The lines of work/articles.jsonl, a chunk at a time. */
   lines: AsyncIterable<string[]>,
+  pool: WorkerPool,
   figures: ClusterFigures = clusterFigures(clustering),
   collect?: ArticleCollection,
 ): Promise<ReportCounts> {
-  const { ids, clusterIds, clusterOf, founders, nearest, nearestSimilarity, pairs, nightly } = clustering;
+  const { ids, clusterIds, clusterOf, founders, pairs, nightly } = clustering;
   const n = ids.length;
   // A nightly run also holds the indexed articles tonight's were matched with (after the first `reported`):
   // they count in their clusters and are named in clusters.csv and pairs.csv, but get no rows of their own.
   const reported = nightly?.reported ?? n;
   const { size, minSimilarity, meanSimilarity } = figures;
+  // The rows of documents.csv and pairs.csv and their csv-stringify took about as long as the pass below and
+  // need nothing of it: on a worker thread, they are made while it runs.
+  const tables = startTables(pool, clustering, figures);
 
   // One pass over the stored articles: the deduplicated feed, and the titles of clusters' representatives.
   // Only the articles the HTML report shows and the representatives of clusters are parsed: the feed's line is
@@ -143,27 +239,8 @@ export async function writeReports(
     throw error;
   }
 
-  // Rows of the two big files are made as they are written (writeCsv), not held: a million at a time made
-  // the report stage's garbage collection as long as its writing.
-  function* documentRows(): Generator<unknown[]> {
-    for (let i = 0; i < reported; i++) {
-      const cluster = clusterOf[i];
-      yield [
-        ids[i],
-        clusterIds[cluster],
-        size[cluster],
-        founders[cluster] === i ? 1 : 0,
-        nearest[i] >= 0 ? ids[nearest[i]] : '',
-        nearest[i] >= 0 ? fixed(nearestSimilarity[i]) : '',
-        nightly?.firstSeenRun[i] ?? '',
-      ];
-    }
-  }
-  await writeCsv(
-    join(out, 'documents.csv'),
-    ['doc_id', 'cluster_id', 'cluster_size', 'is_representative', 'nearest_id', 'similarity', 'first_seen_run'],
-    documentRows(),
-  );
+  const { documents, pairs: pairBytes } = await tables;
+  await writeFileAtomic(join(out, 'documents.csv'), documents);
 
   const members: number[][] = clusterIds.map(() => []);
   for (let i = 0; i < n; i++) if (size[clusterOf[i]] > 1) members[clusterOf[i]].push(i);
@@ -188,21 +265,7 @@ export async function writeReports(
     clusterRows,
   );
 
-  function* pairRows(): Generator<unknown[]> {
-    for (let p = 0; p < pairs.a.length; p++) {
-      yield [
-        ids[pairs.a[p]],
-        ids[pairs.b[p]],
-        fixed(pairs.similarity[p]),
-        fixed(pairs.jaccard[p]),
-        fixed(pairs.containment[p]),
-        fixed(pairs.factJaccard[p]),
-        fixed(pairs.estimated[p]),
-        pairs.clustered[p],
-      ];
-    }
-  }
-  await writeCsv(join(out, 'pairs.csv'), ['doc_a', 'doc_b', 'similarity', 'jaccard', 'containment', 'fact_jaccard', 'estimated_jaccard', 'same_cluster'], pairRows());
+  await writeFileAtomic(join(out, 'pairs.csv'), pairBytes);
 
   return {
     documents: reported,
@@ -247,32 +310,37 @@ export async function writeNightlyReports(out: string, nightly: NightlyReport | 
 /** Rows per piece of CSV written: the rows of a million articles are never all held at once. */
 const CSV_CHUNK = 10_000;
 
-/**
- * `rows` as CSV at `path`, with a header of `columns`. Every CSV the project writes goes through here: RFC
- * 4180 quoting, and no cell a spreadsheet would run (inertCell).
- */
+/** `rows` as CSV at `path`, with a header of `columns`, made and written a piece of `chunkRows` rows at a time. */
 export async function writeCsv(path: string, columns: string[], rows: Iterable<unknown[]>, chunkRows = CSV_CHUNK): Promise<void> {
   const writer = await AtomicLineWriter.create(path);
   try {
-    let chunk: unknown[][] = [];
-    let header = true;
-    const flush = async () => {
-      // Each piece ends with its last record's newline, so the pieces joined are the CSV of all the rows.
-      await writer.write(stringify(chunk, { header, columns, record_delimiter: 'unix', cast: { string: inertCell } }));
-      header = false;
-      chunk = [];
-    };
-    for (const row of rows) {
-      chunk.push(row);
-      if (chunk.length === chunkRows) await flush();
-    }
-    // The header alone when there are no rows.
-    if (chunk.length > 0 || header) await flush();
+    for (const piece of csvPieces(columns, rows, chunkRows)) await writer.write(piece);
     await writer.commit();
   } catch (error) {
     await writer.abort();
     throw error;
   }
+}
+
+/**
+ * `rows` as CSV with a header of `columns`, a piece per `chunkRows` rows. Every CSV the project writes is
+ * made here: RFC 4180 quoting, and no cell a spreadsheet would run (inertCell).
+ */
+function* csvPieces(columns: string[], rows: Iterable<unknown[]>, chunkRows = CSV_CHUNK): Generator<string> {
+  // Each piece ends with its last record's newline, so the pieces joined are the CSV of all the rows.
+  const piece = (chunk: unknown[][], header: boolean) => stringify(chunk, { header, columns, record_delimiter: 'unix', cast: { string: inertCell } });
+  let chunk: unknown[][] = [];
+  let header = true;
+  for (const row of rows) {
+    chunk.push(row);
+    if (chunk.length === chunkRows) {
+      yield piece(chunk, header);
+      header = false;
+      chunk = [];
+    }
+  }
+  // The header alone when there are no rows.
+  if (chunk.length > 0 || header) yield piece(chunk, header);
 }
 
 /**

@@ -889,11 +889,14 @@ export interface LoadedClustering {
   shingleOptions: ShingleOptions;
 }
 
-/** The clustering of work/clusters.bin, with the articles' ids and times (not their features: see loadFeaturesOf). */
-export async function loadClustering(out: string): Promise<LoadedClustering> {
+/**
+ * The clustering of work/clusters.bin, with the articles' ids and times (not their features: see
+ * loadFeaturesOf); with `shared`, its arrays in shared memory, for a worker thread to read without a copy.
+ */
+export async function loadClustering(out: string, shared = false): Promise<LoadedClustering> {
   const [shingles, { meta, arrays }, nightly] = await allInOrder([
     readArtifact<ShingleMeta>(workPath(out, 'shingles.bin'), 'shingles', 'shingle', false, ['publishedMs']),
-    readArtifact<ClusterMeta>(workPath(out, 'clusters.bin'), 'clusters', 'cluster'),
+    readArtifact<ClusterMeta>(workPath(out, 'clusters.bin'), 'clusters', 'cluster', shared),
     readWorkJsonIfPresent<NightlyReport>(out, NIGHTLY_FILE),
   ]);
   return {
@@ -1002,10 +1005,11 @@ async function* counted<T>(chunks: AsyncIterable<T[]>, shown: Progress): AsyncGe
   }
 }
 
-export function reportStage(out: string): Promise<StageStats> {
+export function reportStage(out: string, options: Pick<PipelineOptions, 'workers'>): Promise<StageStats> {
   return timed(out, 'report', {}, async () => {
     const start = performance.now();
-    const clustering = await loadClustering(out);
+    // Shared: the worker making documents.csv and pairs.csv reads the clustering's arrays without a copy.
+    const clustering = await loadClustering(out, true);
     const figures = clusterFigures(clustering);
     const source: ReportSource = {
       ...clustering,
@@ -1027,11 +1031,15 @@ export function reportStage(out: string): Promise<StageStats> {
     return publishReports(out, REPORT_FILES, async (folder) => {
       const collect = { wanted: selection.wanted, maxText: REPORT_CAPS.textPerArticle, into: shown };
       const shownProgress = progress('report', 'articles', clustering.ids.length);
+      // A worker makes documents.csv and pairs.csv while this thread goes over the articles (writeReports):
+      // one is enough, none with --workers 0. It goes when they are written, before the page is built.
+      const pool = new WorkerPool(Math.min(1, options.workers));
       let written: Awaited<ReturnType<typeof writeReports>>;
       try {
-        written = await writeReports(folder, clustering, counted(readWorkLines(out), shownProgress), figures, collect);
+        written = await writeReports(folder, clustering, counted(readWorkLines(out), shownProgress), pool, figures, collect);
       } finally {
         shownProgress.done();
+        await pool.close();
       }
       // The read stage's rejections in input order, then the articles the shingle stage found nothing in.
       const rejected = (file: string) => readWorkJson<Rejection[]>(out, file);
@@ -1087,6 +1095,6 @@ export async function runPipeline(inputs: string[], out: string, options: Pipeli
   stats.push(await signatureStage(out, options));
   stats.push(await candidatesStage(out, options));
   stats.push(await clusterStage(out, options));
-  stats.push(await reportStage(out));
+  stats.push(await reportStage(out, options));
   return stats;
 }

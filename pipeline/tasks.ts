@@ -7,6 +7,7 @@ import { type ClusterOptions, HISTOGRAM_SLOTS, type VerifiedPairs, verifyPairs }
 import { type FeatureSets, type FeatureValues, selectRange } from './feature-sets.js';
 import { isFact } from './facts.js';
 import { cleanArticle } from './normalize.js';
+import { type CsvTables, type TableSource, csvTables } from './report.js';
 import { articleTotals } from './similarity.js';
 import { type ShingleOptions, Shingler } from './shingle.js';
 import { type EngineName, type SignatureEngine, createEngine } from './signature.js';
@@ -151,8 +152,19 @@ export interface BandsResult {
   pairs: Uint32Array;
 }
 
-export type TaskRequest = ShingleTask | SignTask | VerifyTask | PrepareTask | WeighTask | MatchTask | BandsTask;
-export type TaskResult = ShingleResult | SignResult | VerifyResult | PrepareResult | WeighResult | MatchResult | BandsResult;
+/** documents.csv and pairs.csv (report.ts, csvTables), made while the report stage goes over the articles. */
+export interface TablesTask {
+  task: 'tables';
+  /** The typed arrays in shared memory where the report stage has them so; the ids are cloned, once. */
+  source: TableSource;
+}
+
+export interface TablesResult extends CsvTables {
+  task: 'tables';
+}
+
+export type TaskRequest = ShingleTask | SignTask | VerifyTask | PrepareTask | WeighTask | MatchTask | BandsTask | TablesTask;
+export type TaskResult = ShingleResult | SignResult | VerifyResult | PrepareResult | WeighResult | MatchResult | BandsResult | TablesResult;
 
 export function runTask(request: TaskRequest): TaskResult {
   switch (request.task) {
@@ -179,6 +191,8 @@ export function runTask(request: TaskRequest): TaskResult {
       const found = matchIndexedRange(buckets.value, request.indexed, request.from, request.to, request.mainBands, request.minShared, request.maxBucketSize);
       return { task: 'match', ...found };
     }
+    case 'tables':
+      return { task: 'tables', ...csvTables(request.source) };
   }
 }
 
@@ -198,7 +212,9 @@ export function transferablesOf(result: TaskResult): ArrayBuffer[] {
               ? [result.pairs]
               : result.task === 'weigh' && result.counts
                 ? [result.counts.features, result.counts.counts]
-                : [];
+                : result.task === 'tables'
+                  ? [...result.documents, ...result.pairs]
+                  : [];
   return arrays.map((a) => a.buffer as ArrayBuffer);
 }
 

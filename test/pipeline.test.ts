@@ -6,13 +6,16 @@ import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
-import { inertCell, writeCsv } from '../pipeline/report.js';
+import { type TableSource, inertCell, writeCsv } from '../pipeline/report.js';
 import { openArtifact, readArtifact, writeArtifact } from '../pipeline/artifact.js';
 import { AtomicLineWriter, writeAll } from '../pipeline/atomic-write.js';
+import { randomStream } from '../pipeline/hash.js';
 import { DEFAULT_OPTIONS, type PipelineOptions } from '../pipeline/options.js';
 import { COPY_K, clusterStage, loadFeaturesOf, loadShingles, loadSignatures, readStage, reportStage, runPipeline, shingleStage, signatureStage, stagesSeconds, type StageStats } from '../pipeline/stages.js';
-import { type SignResult, runTask } from '../pipeline/tasks.js';
+import { type SignResult, type TablesResult, runTask } from '../pipeline/tasks.js';
+import { sharedCopy } from '../pipeline/typed-arrays.js';
 import { signatureWeightFloor } from '../pipeline/weights.js';
+import { WorkerPool } from '../pipeline/worker-pool.js';
 
 const SEEDS = fileURLToPath(new URL('../../seeds', import.meta.url));
 const scratchDirs: string[] = [];
@@ -187,7 +190,7 @@ test('a late stage re-runs alone on the earlier stages\' files', async () => {
   await runPipeline([SEEDS], out, DEFAULT_OPTIONS);
   // A threshold no pair reaches: the cluster and report stages alone turn every article into a singleton.
   await clusterStage(out, { ...DEFAULT_OPTIONS, threshold: 0.99 });
-  await reportStage(out);
+  await reportStage(out, DEFAULT_OPTIONS);
   const documents = await readCsv(join(out, 'documents.csv'));
   assert.ok(documents.every((d) => d.cluster_size === '1'));
   assert.equal((await readCsv(join(out, 'clusters.csv'))).length, 0);
@@ -247,6 +250,73 @@ test('CSV written a piece at a time is the CSV of all the rows at once, header i
   for (const [count, chunk] of [[25_003, 10_000], [20_000, 10_000], [5, 2], [0, 10_000]]) {
     await writeCsv(join(dir, 'f.csv'), ['id', 'text', 'n'], rows.slice(0, count), chunk);
     assert.equal(await readFile(join(dir, 'f.csv'), 'utf8'), whole(rows.slice(0, count)), `${count} rows, ${chunk} a piece`);
+  }
+});
+
+test('documents.csv and pairs.csv are the same bytes made on a worker thread or on the main thread', async () => {
+  // Pieces of 10,000 rows and a short last one; ids a spreadsheet would run, quoted, or outside ASCII; the
+  // last three articles indexed ones, without rows (a nightly run); some arrays in shared memory, some not.
+  const n = 25_003;
+  const clusters = 5_000;
+  const random = randomStream(7);
+  const fraction = () => random() / 2 ** 32;
+  const pairCount = 30_001;
+  const size = new Uint32Array(clusters).fill(Math.floor(n / clusters));
+  size.fill(size[0] + 1, 0, n % clusters);
+  const source: TableSource = {
+    ids: Array.from({ length: n }, (_, i) => (i % 7 === 0 ? `=id${i}` : i % 11 === 0 ? `a "${i}", ünï` : `a${i}`)),
+    clusterIds: Array.from({ length: clusters }, (_, c) => `c${c}`),
+    clusterOf: sharedCopy(Uint32Array.from({ length: n }, (_, i) => i % clusters)),
+    founders: Uint32Array.from({ length: clusters }, (_, c) => c),
+    nearest: Int32Array.from({ length: n }, (_, i) => (i < clusters ? -1 : i - clusters)),
+    nearestSimilarity: sharedCopy(Float32Array.from({ length: n }, fraction)),
+    pairs: {
+      a: Uint32Array.from({ length: pairCount }, () => random() % n),
+      b: Uint32Array.from({ length: pairCount }, () => random() % n),
+      estimated: Float32Array.from({ length: pairCount }, fraction),
+      jaccard: sharedCopy(Float32Array.from({ length: pairCount }, fraction)),
+      containment: Float32Array.from({ length: pairCount }, fraction),
+      factJaccard: Float32Array.from({ length: pairCount }, fraction),
+      similarity: Float32Array.from({ length: pairCount }, fraction),
+      clustered: Uint8Array.from({ length: pairCount }, (_, p) => p % 2),
+    },
+    size,
+    reported: n - 3,
+    firstSeenRun: Array.from({ length: n }, (_, i) => `run-${i % 3}`),
+  };
+  const made = async (workers: number): Promise<Buffer[]> => {
+    const pool = new WorkerPool(workers);
+    try {
+      const { documents, pairs } = await pool.run<TablesResult>({ task: 'tables', source });
+      return [Buffer.concat(documents), Buffer.concat(pairs)];
+    } finally {
+      await pool.close();
+    }
+  };
+  const [inline, worker] = [await made(0), await made(1)];
+  assert.ok(worker[0].equals(inline[0]), 'documents.csv');
+  assert.ok(worker[1].equals(inline[1]), 'pairs.csv');
+  const documents = parse(inline[0].toString('utf8'), { columns: true }) as Row[];
+  assert.deepEqual(documents.map((d) => d.doc_id), source.ids.slice(0, n - 3).map(inertCell));
+  assert.deepEqual(documents[clusters], { doc_id: 'a5000', cluster_id: 'c0', cluster_size: '6', is_representative: '0', nearest_id: "'=id0", similarity: source.nearestSimilarity[clusters].toFixed(4), first_seen_run: 'run-2' });
+  assert.equal((parse(inline[1].toString('utf8'), { columns: true }) as Row[]).length, pairCount);
+});
+
+test('a failure making documents.csv leaves the last reports as they were, on a worker thread or not', async () => {
+  const out = await scratch();
+  await runPipeline([SEEDS], out, DEFAULT_OPTIONS);
+  const before = await Promise.all(REPORTS.map((f) => readReport(out, f)));
+  // clusters.bin without the similarities of the articles' nearest ones: documents.csv cannot be made.
+  const path = join(out, 'work', 'clusters.bin');
+  const { meta, arrays } = await readArtifact(path, 'clusters', 'cluster');
+  await writeArtifact(path, 'clusters', meta as object, { ...arrays, nearestSimilarity: new Float32Array(0) });
+  for (const workers of [0, 1]) {
+    await assert.rejects(reportStage(out, { workers }), /toFixed/);
+    const after = await Promise.all(REPORTS.map((f) => readReport(out, f)));
+    REPORTS.forEach((f, i) => assert.ok(after[i].equals(before[i]), `${f}, ${workers} workers`));
+    const entries = await readdir(out);
+    assert.equal(entries.filter((e) => e.startsWith('.reports-')).length, 1, 'the last run\'s reports alone');
+    assert.ok(!entries.some((e) => e.includes('.tmp-')), 'no temporary files left behind');
   }
 });
 
