@@ -20,6 +20,21 @@ test('normalization folds width, case, quotes and dashes the same way in every s
   assert.equal(normalizeText('\ufefb'), '\u0644\u0627');
 });
 
+test('normalization collapses whitespace: line breaks without spaces beside them, single spaces, nothing else changed', () => {
+  const random = randomStream(11);
+  const alphabet = [' ', '\t', '\n', '\r', '\f', '\v', 'a', 'b'];
+  for (let trial = 0; trial < 20000; trial++) {
+    let text = '';
+    for (let i = random() % 12; i > 0; i--) text += alphabet[random() % alphabet.length];
+    const normalized = normalizeText(text);
+    assert.doesNotMatch(normalized, /[\t\f\v\r]| {2}| \n|\n /, JSON.stringify(text));
+    // Only whitespace changes, and a line break stays a line break.
+    assert.equal(normalized.replace(/[ \n]/g, ''), text.replace(/[\s]/g, ''), JSON.stringify(text));
+    assert.equal(normalized.includes('\n'), /[\r\n]/.test(text), JSON.stringify(text));
+    assert.equal(normalizeText(normalized), normalized);
+  }
+});
+
 test('cleaning drops repeated titles, bare URLs, blank lines and trailing headlines, and nothing else', () => {
   const body = [
     'Title Here',
