@@ -41,6 +41,9 @@ export async function writeArtifact(path: string, kind: string, meta: object, ar
 
 const typeOf = (array: StoredArray): ArrayTypeName => array.constructor.name as ArrayTypeName;
 
+/** Bytes an ArtifactWriter writes between flushes to disk. */
+const FLUSH_BYTES = 1 << 28;
+
 /** An array an artifact will hold, before it is written. */
 export interface ArraySpec {
   name: string;
@@ -60,7 +63,11 @@ export function arraySpecs(arrays: Record<string, StoredArray>): ArraySpec[] {
  * them). The file is the one writeArtifact writes: padding is the zeros of a file extended to its length.
  */
 export class ArtifactWriter {
-  private readonly written = new Set<string>();
+  /** Elements written of each array. */
+  private readonly written = new Map<string, number>();
+  /** Bytes written since the last flush was started, and the flush in flight. */
+  private unflushed = 0;
+  private flushing: Promise<void> | undefined;
 
   private constructor(
     private readonly handle: FileHandle,
@@ -96,26 +103,52 @@ export class ArtifactWriter {
 
   /** Writes array `name` in its place. */
   async write(name: string, array: StoredArray): Promise<void> {
-    const entry = this.entries.find((e) => e.name === name);
-    invariant(entry !== undefined && entry.type === typeOf(array) && entry.length === array.length, `array ${name} as the artifact was laid out`);
-    await writeAll(this.handle, new Uint8Array(array.buffer, array.byteOffset, array.byteLength), undefined, this.dataStart + entry.offset);
-    this.written.add(name);
+    invariant(this.entryOf(name).length === array.length, `array ${name} as the artifact was laid out`);
+    await this.writeRange(name, 0, array);
+  }
+
+  /**
+   * Writes `part` as elements from .. from + part.length - 1 of array `name`: a stage that makes an array a
+   * piece at a time writes each piece as it comes, and need not hold the whole. Pieces must not overlap.
+   */
+  async writeRange(name: string, from: number, part: StoredArray): Promise<void> {
+    const entry = this.entryOf(name);
+    const type = ARRAY_TYPES[entry.type];
+    invariant(part instanceof type && Number.isInteger(from) && from >= 0 && from + part.length <= entry.length, `elements ${from}..${from + part.length} of ${name}`);
+    await writeAll(this.handle, new Uint8Array(part.buffer, part.byteOffset, part.byteLength), undefined, this.dataStart + entry.offset + from * type.BYTES_PER_ELEMENT);
+    this.written.set(name, (this.written.get(name) ?? 0) + part.length);
+    this.unflushed += part.byteLength;
+    // What is written so far goes to disk while the stage goes on, so that commit waits for the rest alone.
+    if (this.unflushed >= FLUSH_BYTES && this.flushing === undefined) void this.flush();
   }
 
   /** Sends what has been written to disk, so that commit waits only for what comes after. */
   async flush(): Promise<void> {
-    await this.handle.datasync();
+    this.unflushed = 0;
+    const flushing = this.handle.datasync();
+    this.flushing = flushing.finally(() => (this.flushing = undefined));
+    // A failure surfaces here, or at commit.
+    this.flushing.catch(() => undefined);
+    await flushing;
   }
 
   /** Once every array is written: the file, flushed to disk, replaces `path`. */
   async commit(): Promise<void> {
-    invariant(this.written.size === this.entries.length, 'every array of the artifact written');
+    for (const entry of this.entries) invariant(this.written.get(entry.name) === entry.length, `every element of ${entry.name} written`);
+    await this.flushing;
     await commitTemporary(this.handle, this.temporary, this.path);
   }
 
   /** Removes the temporary file; `path` is left as it was. */
   async abort(): Promise<void> {
+    await this.flushing?.catch(() => undefined);
     await discardTemporary(this.handle, this.temporary);
+  }
+
+  private entryOf(name: string): ArrayEntry {
+    const entry = this.entries.find((e) => e.name === name);
+    invariant(entry !== undefined, `the artifact has an array ${name}`);
+    return entry;
   }
 }
 

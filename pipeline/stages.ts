@@ -505,6 +505,7 @@ export function signatureStage(out: string, options: Pick<PipelineOptions, 'engi
   return timed(out, 'sign', { engine: options.engine, k: options.k, seed: options.seed, signatureMaxDf: options.signatureMaxDf }, async () => {
     const file = await openArtifact<ShingleMeta>(workPath(out, 'shingles.bin'), 'shingles', 'shingle');
     const pool = new WorkerPool(options.workers);
+    let signatureFile: ArtifactWriter | undefined;
     try {
       const offsets = (await file.read('offsets')) as Float64Array;
       const weightOfCode = (await file.read('weightOfCode', true)) as Float32Array;
@@ -526,13 +527,21 @@ export function signatureStage(out: string, options: Pick<PipelineOptions, 'engi
         cappedWeights = sharedCopy(signatureWeights(whole, options.signatureMaxDf, file.meta.weighting, idfN));
       }
       const { k } = createEngine(options.engine, options.k, options.seed);
-      const signatures = new Uint32Array(n * k);
-      const copySignatures = new Uint32Array(n * COPY_K);
-      if (keepFirst > 0) {
-        const kept = await loadSignatures(out);
+      const kept = keepFirst > 0 ? await loadSignatures(out) : undefined;
+      if (kept !== undefined) {
         invariant(kept.meta.articles === keepFirst && kept.meta.engine === options.engine && kept.meta.k === k && kept.meta.seed === options.seed, 'work/signatures.bin holds the articles kept');
-        signatures.set(kept.signatures);
-        copySignatures.set(kept.copySignatures);
+      }
+      // Each batch's signatures go into the file as they come, and to disk a few hundred megabytes at a
+      // time: the stage holds no array of them all, and its end waits for the last ones alone.
+      const meta: SignatureMeta = { engine: options.engine, k, copyK: COPY_K, seed: options.seed, articles: n };
+      signatureFile = await ArtifactWriter.create(workPath(out, 'signatures.bin'), 'signatures', meta, [
+        { name: 'signatures', type: 'Uint32Array', length: n * k },
+        { name: 'copySignatures', type: 'Uint32Array', length: n * COPY_K },
+      ]);
+      const written = signatureFile;
+      if (kept !== undefined) {
+        await written.writeRange('signatures', 0, kept.signatures);
+        await written.writeRange('copySignatures', 0, kept.copySignatures);
       }
       const shown = progress('sign', 'articles', n - keepFirst);
       try {
@@ -550,9 +559,9 @@ export function signatureStage(out: string, options: Pick<PipelineOptions, 'engi
             task = { task: 'sign', engine: options.engine, k, seed: options.seed, features, from: 0, to: to - from, weightFloor, copyK: COPY_K };
           }
           await inFlight.add(
-            pool.run<SignResult>(task).then((result) => {
-              signatures.set(result.signatures, from * k);
-              copySignatures.set(result.copySignatures, from * COPY_K);
+            pool.run<SignResult>(task).then(async (result) => {
+              await written.writeRange('signatures', from * k, result.signatures);
+              await written.writeRange('copySignatures', from * COPY_K, result.copySignatures);
               shown.advance(to - from);
             }),
           );
@@ -561,9 +570,11 @@ export function signatureStage(out: string, options: Pick<PipelineOptions, 'engi
       } finally {
         shown.done();
       }
-      const meta: SignatureMeta = { engine: options.engine, k, copyK: COPY_K, seed: options.seed, articles: n };
-      await writeArtifact(workPath(out, 'signatures.bin'), 'signatures', meta, { signatures, copySignatures });
+      await written.commit();
       return { articles: n, engine: options.engine, k };
+    } catch (error) {
+      await signatureFile?.abort();
+      throw error;
     } finally {
       await pool.close();
       await file.close();
