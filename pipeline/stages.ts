@@ -503,6 +503,9 @@ interface SignatureMeta {
  */
 export function signatureStage(out: string, options: Pick<PipelineOptions, 'engine' | 'k' | 'seed' | 'workers' | 'signatureMaxDf'>, keepFirst = 0): Promise<StageStats> {
   return timed(out, 'sign', { engine: options.engine, k: options.k, seed: options.seed, signatureMaxDf: options.signatureMaxDf }, async () => {
+    // What the stage before let go in the same run (the shingle stage's features, 3 GB at a million articles)
+    // goes first: left to the collector's own schedule, it stayed while this stage's batches piled on top.
+    await collectGarbage();
     const file = await openArtifact<ShingleMeta>(workPath(out, 'shingles.bin'), 'shingles', 'shingle');
     const pool = new WorkerPool(options.workers);
     let signatureFile: ArtifactWriter | undefined;
