@@ -48,7 +48,7 @@ import { type ShingleOptions } from './shingle.js';
 import { type EngineName, createEngine } from './signature.js';
 import { FACT_COUNT, TOTAL_SLOTS } from './similarity.js';
 import { allocate, collectGarbage, sharedCopy } from './typed-arrays.js';
-import { type BandsResult, type ShingleResult, type SignResult, type SignTask, type VerifyResult, type WeighResult } from './tasks.js';
+import { type BandsResult, type ShingleResult, type ShingleTask, type SignResult, type SignTask, type VerifyResult, type WeighResult } from './tasks.js';
 import { type FeatureCounts, type IdfPopulation, type Weighting, idfArticles, joinParts, signatureWeightFloor, signatureWeights, WEIGHT_CODES, weightTable } from './weights.js';
 import { WorkerPool } from './worker-pool.js';
 
@@ -183,9 +183,9 @@ const readStageOptions = (inputs: string[], options: Pick<PipelineOptions, 'read
 type ReadCounts = { articles: number; rejected: number; truncated: number };
 
 /**
- * The read stage's work: writes work/articles.jsonl and work/rejected.json, and yields the lines of
- * articles.jsonl (without their newlines) a chunk at a time as it writes them, so that the shingle stage can
- * take them as they come (readAndShingleStages). The file is committed only once the last chunk has been
+ * The read stage's work: writes work/articles.jsonl and work/rejected.json, and yields the records of its
+ * lines a chunk at a time as it writes them, so that the shingle stage can take them as they come
+ * (readAndShingleStages) without parsing the lines again. The file is committed only once the last chunk has been
  * taken; a consumer that stops early leaves no articles.jsonl behind.
  */
 async function* readIntoWork(
@@ -193,7 +193,7 @@ async function* readIntoWork(
   out: string,
   options: Pick<PipelineOptions, 'readConcurrency' | 'strict'>,
   shown: Progress,
-): AsyncGenerator<string[], ReadCounts> {
+): AsyncGenerator<StoredArticle[], ReadCounts> {
   // A new batch: what an earlier nightly run said about the last one no longer holds.
   await rm(workPath(out, NIGHTLY_FILE), { force: true });
   const writer = await AtomicLineWriter.create(workPath(out, 'articles.jsonl'));
@@ -203,7 +203,7 @@ async function* readIntoWork(
   const onReject = options.strict ? undefined : (rejection: Rejection) => void rejections.push(rejection);
   // Lines go out in chunks of about a megabyte: one write per article would cost more than the JSON.
   let chunk = '';
-  let lines: string[] = [];
+  let records: StoredArticle[] = [];
   let committed = false;
   try {
     for await (const read of readArticleChunks(inputs, { concurrency: options.readConcurrency, onReject })) {
@@ -217,21 +217,20 @@ async function* readIntoWork(
           url: article.url,
           origin: article.origin,
         };
-        const line = JSON.stringify(stored);
-        chunk += line + '\n';
-        lines.push(line);
+        chunk += JSON.stringify(stored) + '\n';
+        records.push(stored);
         if (chunk.length >= 1 << 20) {
           await writer.write(chunk);
           chunk = '';
-          yield lines;
-          lines = [];
+          yield records;
+          records = [];
         }
       }
       articles += read.length;
       shown.advance(read.length);
     }
     await writer.write(chunk);
-    if (lines.length > 0) yield lines;
+    if (records.length > 0) yield records;
     await writeFileAtomic(workPath(out, 'rejected.json'), JSON.stringify(rejections));
     await writer.commit();
     committed = true;
@@ -243,7 +242,7 @@ async function* readIntoWork(
 }
 
 /**
- * The read and shingle stages side by side, for a whole run: the shingle stage takes the lines of
+ * The read and shingle stages side by side, for a whole run: the shingle stage takes the records of
  * work/articles.jsonl as the read stage writes them instead of reading the file back once it is done. The
  * read stage's parsing (one thread) then runs while the workers shingle, instead of before them. Both write
  * the same files as when run one after the other; the shingle stage's time includes the read stage's, whose
@@ -262,7 +261,7 @@ export async function readAndShingleStages(inputs: string[], out: string, option
   readStats.catch(() => undefined);
   // The shingle stage's builder reserves a value per byte of input (see shingleStage).
   const inputBytes = await totalBytes(inputs);
-  async function* source(): AsyncGenerator<string[]> {
+  async function* source(): AsyncGenerator<StoredArticle[]> {
     try {
       // The shingle stage's bar shows how far the run is.
       finish(yield* readIntoWork(inputs, out, options, SILENT));
@@ -271,7 +270,7 @@ export async function readAndShingleStages(inputs: string[], out: string, option
       throw error;
     }
   }
-  const shingleStats = await shingleStage(out, options, 0, undefined, { lines: source(), bytes: inputBytes });
+  const shingleStats = await shingleStage(out, options, 0, undefined, { records: source(), bytes: inputBytes });
   return [await readStats, shingleStats];
 }
 
@@ -297,7 +296,7 @@ const BATCH_SIZE = 2000;
  * ones work/shingles.bin already describes, shingled with the same options; their features are taken from
  * there instead of shingled again. Features depend on the article alone, so the result is the same; the
  * weights are computed over the whole batch as always.
- * `fromRead` (readAndShingleStages): the lines of work/articles.jsonl as the read stage writes them, and the
+ * `fromRead` (readAndShingleStages): the records of work/articles.jsonl as the read stage writes them, and the
  * size of its inputs, instead of the finished file.
  */
 export function shingleStage(
@@ -305,7 +304,7 @@ export function shingleStage(
   options: Pick<PipelineOptions, 'shingles' | 'weighting' | 'workers' | 'strict'>,
   keepFirst = 0,
   population?: IdfPopulation,
-  fromRead?: { lines: AsyncIterable<string[]>; bytes: number },
+  fromRead?: { records: AsyncIterable<StoredArticle[]>; bytes: number },
 ): Promise<StageStats> {
   return timed(out, 'shingle', { ...options.shingles, weighting: options.weighting }, async () => {
     // Progress in bytes of work/articles.jsonl: its size is known before its articles are counted. Taken
@@ -367,7 +366,7 @@ export function shingleStage(
     try {
       // Batches are collected in submission order; at most two per worker are in flight, which bounds memory.
       const inFlight: { task: Promise<ShingleResult>; readTo: number }[] = [];
-      let lines: string[] = [];
+      let lines: ShingleTask['lines'] = [];
       const submit = async () => {
         const task = pool.run<ShingleResult>({ task: 'shingle', options: options.shingles, lines });
         // A failure surfaces when its turn to be collected comes; until then it must not count as unhandled.
@@ -381,9 +380,10 @@ export function shingleStage(
       };
       if (fromRead) {
         invariant(keepFirst === 0, 'articles kept from shingles.bin are read back from articles.jsonl');
-        for await (const chunk of fromRead.lines) {
-          for (const line of chunk) {
-            lines.push(line);
+        // The read stage's records themselves: the workers need not parse the lines it wrote of them.
+        for await (const chunk of fromRead.records) {
+          for (const record of chunk) {
+            lines.push(record);
             read.bytes++;
             if (lines.length === BATCH_SIZE) await submit();
           }

@@ -16,8 +16,8 @@ import { type FeatureCounts, type IdfPopulation, WeightedReplicator, type Weight
 export interface ShingleTask {
   task: 'shingle';
   options: ShingleOptions;
-  /** Lines of work/articles.jsonl. */
-  lines: string[];
+  /** Lines of work/articles.jsonl, or the records they hold (the read stage's own, in a run of every stage). */
+  lines: Array<string | StoredLine>;
 }
 
 export interface ShingleResult {
@@ -223,7 +223,7 @@ export function transferablesOf(result: TaskResult): ArrayBuffer[] {
 let shingler: { key: string; value: Shingler } | undefined;
 let engines: { key: string; value: SignatureEngine; copies: SignatureEngine } | undefined;
 
-interface StoredLine {
+export interface StoredLine {
   id: string;
   title: string;
   text: string;
@@ -242,7 +242,7 @@ function shingleBatch({ options, lines }: ShingleTask): ShingleResult {
   let noiseLinesDropped = 0;
   const unusable: ShingleResult['unusable'] = [];
   lines.forEach((line, i) => {
-    const article = JSON.parse(line) as StoredLine;
+    const article = typeof line === 'string' ? (JSON.parse(line) as StoredLine) : line;
     const { features, droppedLines } = articleFeatures(shingler!.value, article.title, article.text);
     noiseLinesDropped += droppedLines;
     ids.push(article.id);
