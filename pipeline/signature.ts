@@ -136,14 +136,8 @@ export class FastSketchEngine implements SignatureEngine {
   private readonly binSeed: number;
   /** The round in which each bin got its value, -1 while empty. */
   private readonly filledIn: Int32Array;
-  /**
-   * The winning arrival time of each bin (weighted sets) in the current round, NaN until a second feature
-   * races the bin in that round: a bin's first arrival is kept as its hash (the bin's value) and weight
-   * (`firstWeight`), and its draw and the logarithm that make them a time are worked out only then. Most
-   * bins of an article with few features to sign get one arrival in their round.
-   */
+  /** The winning arrival time of each bin (weighted sets), Infinity while empty. */
   private readonly arrival: Float64Array;
-  private readonly firstWeight: Float64Array;
   /** k = 2^s: a hash's bin is its top s bits, 32 - s here (binOf's product, without the floating point); else -1. */
   private readonly binShift: number;
   /** The features of positive weight, and their weights, gathered for the rounds after the first. */
@@ -155,7 +149,6 @@ export class FastSketchEngine implements SignatureEngine {
     this.binSeed = randomStream(seed)();
     this.filledIn = new Int32Array(k);
     this.arrival = new Float64Array(k);
-    this.firstWeight = new Float64Array(k);
     this.binShift = (k & (k - 1)) === 0 ? 32 - Math.log2(k) : -1;
   }
 
@@ -226,7 +219,7 @@ export class FastSketchEngine implements SignatureEngine {
    */
   private race(features: Uint32Array, weights: Float32Array, count: number, round: number, filled: number, out: Uint32Array): number {
     const k = this.k;
-    const { filledIn, arrival, firstWeight, binShift } = this;
+    const { filledIn, arrival, binShift } = this;
     const roundSeed = this.roundSeed(round);
     for (let f = 0; f < count; f++) {
       const weight = weights[f];
@@ -235,22 +228,17 @@ export class FastSketchEngine implements SignatureEngine {
       const bin = binShift >= 0 ? h >>> binShift : binOf(h, k);
       const at = filledIn[bin];
       if (at !== -1 && at !== round) continue;
-      if (at === -1) {
-        filledIn[bin] = round;
-        filled++;
-        firstWeight[bin] = weight;
-        arrival[bin] = NaN;
-        out[bin] = h;
-        continue;
-      }
-      let leader = arrival[bin];
-      if (Number.isNaN(leader)) leader = arrival[bin] = arrivalTime(drawOf(out[bin], k), firstWeight[bin]);
       const v = drawOf(h, k);
       // -ln(U) >= v + v^2 / 2 with v = 1 - U: most features lose to the bin's leader on this bound, without
       // a logarithm or a division.
-      if (v * (1 + 0.5 * v) >= leader * weight) continue;
+      if (at === round && v * (1 + 0.5 * v) >= arrival[bin] * weight) continue;
       const time = arrivalTime(v, weight);
-      if (time < leader) {
+      if (at === -1) {
+        filledIn[bin] = round;
+        filled++;
+        arrival[bin] = time;
+        out[bin] = h;
+      } else if (time < arrival[bin]) {
         arrival[bin] = time;
         out[bin] = h;
       }
