@@ -1,6 +1,7 @@
 /**
- * The CPU-heavy work of the shingle and sign stages, as pure functions over one batch of articles, so
- * they run the same in a worker thread or inline.
+ * The CPU-heavy work of the stages (shingling, weighing, signing, banding, verifying, the report's big
+ * tables), as pure functions over one batch or share of the work, so they run the same in a worker thread or
+ * inline.
  */
 import { type BandRange, type BandedSignatures, type IndexMatches, TonightBuckets, findCandidatesIn, matchIndexedRange } from './candidates.js';
 import { type ClusterOptions, HISTOGRAM_SLOTS, type VerifiedPairs, verifyPairs } from './cluster.js';
