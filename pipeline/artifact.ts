@@ -65,9 +65,10 @@ export function arraySpecs(arrays: Record<string, StoredArray>): ArraySpec[] {
 export class ArtifactWriter {
   /** Elements written of each array. */
   private readonly written = new Map<string, number>();
-  /** Bytes written since the last flush was started, and the flush in flight. */
+  /** Bytes written since the last flush was started, the flush in flight, and a flush's failure. */
   private unflushed = 0;
   private flushing: Promise<void> | undefined;
+  private failure: Error | undefined;
 
   private constructor(
     private readonly handle: FileHandle,
@@ -119,29 +120,32 @@ export class ArtifactWriter {
     this.written.set(name, (this.written.get(name) ?? 0) + part.length);
     this.unflushed += part.byteLength;
     // What is written so far goes to disk while the stage goes on, so that commit waits for the rest alone.
-    if (this.unflushed >= FLUSH_BYTES && this.flushing === undefined) void this.flush();
+    if (this.unflushed >= FLUSH_BYTES && this.flushing === undefined) this.flush().catch(() => undefined);
   }
 
   /** Sends what has been written to disk, so that commit waits only for what comes after. */
   async flush(): Promise<void> {
     this.unflushed = 0;
-    const flushing = this.handle.datasync();
+    const flushing = this.handle.datasync().catch((error: Error) => {
+      // Kept for commit, which then fails: a flush started by writeRange has no one else to tell.
+      this.failure ??= error;
+    });
     this.flushing = flushing.finally(() => (this.flushing = undefined));
-    // A failure surfaces here, or at commit.
-    this.flushing.catch(() => undefined);
     await flushing;
+    if (this.failure) throw this.failure;
   }
 
   /** Once every array is written: the file, flushed to disk, replaces `path`. */
   async commit(): Promise<void> {
     for (const entry of this.entries) invariant(this.written.get(entry.name) === entry.length, `every element of ${entry.name} written`);
     await this.flushing;
+    if (this.failure) throw this.failure;
     await commitTemporary(this.handle, this.temporary, this.path);
   }
 
   /** Removes the temporary file; `path` is left as it was. */
   async abort(): Promise<void> {
-    await this.flushing?.catch(() => undefined);
+    await this.flushing;
     await discardTemporary(this.handle, this.temporary);
   }
 
