@@ -5,7 +5,7 @@
  *   "NEARDUP1" | header length (uint32 LE) | header JSON | padding | array bytes ...
  */
 import { type FileHandle, open } from 'node:fs/promises';
-import { commitTemporary, discardTemporary, openTemporary, writeAll } from './atomic-write.js';
+import { BackgroundFlush, commitTemporary, discardTemporary, openTemporary, writeAll } from './atomic-write.js';
 import invariant from 'tiny-invariant';
 import { InputError } from './errors.js';
 
@@ -41,9 +41,6 @@ export async function writeArtifact(path: string, kind: string, meta: object, ar
 
 const typeOf = (array: StoredArray): ArrayTypeName => array.constructor.name as ArrayTypeName;
 
-/** Bytes an ArtifactWriter writes between flushes to disk. */
-const FLUSH_BYTES = 1 << 28;
-
 /** An array an artifact will hold, before it is written. */
 export interface ArraySpec {
   name: string;
@@ -65,10 +62,7 @@ export function arraySpecs(arrays: Record<string, StoredArray>): ArraySpec[] {
 export class ArtifactWriter {
   /** Elements written of each array. */
   private readonly written = new Map<string, number>();
-  /** Bytes written since the last flush was started, the flush in flight, and a flush's failure. */
-  private unflushed = 0;
-  private flushing: Promise<void> | undefined;
-  private failure: Error | undefined;
+  private readonly flushes: BackgroundFlush;
 
   private constructor(
     private readonly handle: FileHandle,
@@ -76,7 +70,9 @@ export class ArtifactWriter {
     private readonly path: string,
     private readonly entries: ArrayEntry[],
     private readonly dataStart: number,
-  ) {}
+  ) {
+    this.flushes = new BackgroundFlush(handle);
+  }
 
   static async create(path: string, kind: string, meta: object, arrays: ArraySpec[]): Promise<ArtifactWriter> {
     const entries: ArrayEntry[] = [];
@@ -118,34 +114,24 @@ export class ArtifactWriter {
     invariant(part instanceof type && Number.isInteger(from) && from >= 0 && from + part.length <= entry.length, `elements ${from}..${from + part.length} of ${name}`);
     await writeAll(this.handle, new Uint8Array(part.buffer, part.byteOffset, part.byteLength), undefined, this.dataStart + entry.offset + from * type.BYTES_PER_ELEMENT);
     this.written.set(name, (this.written.get(name) ?? 0) + part.length);
-    this.unflushed += part.byteLength;
-    // What is written so far goes to disk while the stage goes on, so that commit waits for the rest alone.
-    if (this.unflushed >= FLUSH_BYTES && this.flushing === undefined) this.flush().catch(() => undefined);
+    this.flushes.wrote(part.byteLength);
   }
 
   /** Sends what has been written to disk, so that commit waits only for what comes after. */
   async flush(): Promise<void> {
-    this.unflushed = 0;
-    const flushing = this.handle.datasync().catch((error: Error) => {
-      // Kept for commit, which then fails: a flush started by writeRange has no one else to tell.
-      this.failure ??= error;
-    });
-    this.flushing = flushing.finally(() => (this.flushing = undefined));
-    await flushing;
-    if (this.failure) throw this.failure;
+    await this.flushes.flush();
   }
 
   /** Once every array is written: the file, flushed to disk, replaces `path`. */
   async commit(): Promise<void> {
     for (const entry of this.entries) invariant(this.written.get(entry.name) === entry.length, `every element of ${entry.name} written`);
-    await this.flushing;
-    if (this.failure) throw this.failure;
+    await this.flushes.settled();
     await commitTemporary(this.handle, this.temporary, this.path);
   }
 
   /** Removes the temporary file; `path` is left as it was. */
   async abort(): Promise<void> {
-    await this.flushing;
+    await this.flushes.stopped();
     await discardTemporary(this.handle, this.temporary);
   }
 

@@ -20,11 +20,11 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array | 
   }
 }
 
-/** A new temporary file beside `path` (its folder made if need be), open for writing. */
+/** A new temporary file beside `path` (its folder made if need be), open for writing; never an existing file. */
 export async function openTemporary(path: string): Promise<{ handle: FileHandle; temporary: string }> {
   await mkdir(dirname(path), { recursive: true });
   const temporary = temporaryPathFor(path);
-  return { handle: await open(temporary, 'w'), temporary };
+  return { handle: await open(temporary, 'wx'), temporary };
 }
 
 /** Flushes the temporary file to disk, closes it and renames it over `path`. */
@@ -59,8 +59,57 @@ export function temporaryPathFor(path: string): string {
   return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
 }
 
-/** Characters an AtomicLineWriter writes between flushes to disk: about 256 MB of ASCII. */
+/** What a writer writes between flushes to disk: about 256 MB. */
 const FLUSH_EVERY = 1 << 28;
+
+/**
+ * Sends what a writer has written to disk every `every` units (bytes, or characters of mostly ASCII text)
+ * while writing goes on, so that its commit waits for the rest alone. A flush's failure is kept for the
+ * commit, which then fails: a flush started along the way has no one else to tell.
+ */
+export class BackgroundFlush {
+  private unflushed = 0;
+  private flushing: Promise<void> | undefined;
+  private failure: Error | undefined;
+
+  constructor(
+    private readonly handle: FileHandle,
+    private readonly every = FLUSH_EVERY,
+  ) {}
+
+  /** Counts `amount` more written, and starts a flush once `every` have been since the last. */
+  wrote(amount: number): void {
+    this.unflushed += amount;
+    // Its failure is kept for settled().
+    if (this.unflushed >= this.every && this.flushing === undefined) this.flush().catch(() => undefined);
+  }
+
+  /** Starts a flush of everything written so far; resolves once it is on disk, or throws its failure. */
+  async flush(): Promise<void> {
+    this.unflushed = 0;
+    const flushing = this.handle.datasync().catch((error: Error) => {
+      this.failure ??= error;
+    });
+    this.flushing = flushing.finally(() => (this.flushing = undefined));
+    await flushing;
+    this.check();
+  }
+
+  /** Waits for the flush in flight, if any, and throws a failure of any flush. */
+  async settled(): Promise<void> {
+    await this.flushing;
+    this.check();
+  }
+
+  /** Waits for the flush in flight, if any, whatever became of it (before the file is discarded). */
+  async stopped(): Promise<void> {
+    await this.flushing;
+  }
+
+  private check(): void {
+    if (this.failure) throw this.failure;
+  }
+}
 
 /**
  * A line-by-line writer for large outputs, with the same all-or-nothing guarantee: nothing appears at `path`
@@ -69,55 +118,42 @@ const FLUSH_EVERY = 1 << 28;
 export class AtomicLineWriter {
   private readonly stream: ReturnType<typeof createWriteStream>;
   private failure: Error | undefined;
-  /** Characters written since the last flush was started, and the flush in flight. */
-  private unflushed = 0;
-  private flushing: Promise<void> | undefined;
+  private readonly flushes: BackgroundFlush;
 
   private constructor(
     readonly path: string,
     private readonly temporary: string,
     private readonly handle: FileHandle,
-    private readonly flushEvery: number,
+    flushEvery: number,
   ) {
     // The stream writes through the handle's descriptor and leaves it open: the handle flushes and closes it.
     this.stream = createWriteStream('', { fd: handle.fd, autoClose: false });
     this.stream.on('error', (error) => (this.failure = error));
+    this.flushes = new BackgroundFlush(handle, flushEvery);
   }
 
   /** `flushEvery`: characters written between flushes to disk (tests make it small). */
   static async create(path: string, flushEvery = FLUSH_EVERY): Promise<AtomicLineWriter> {
-    await mkdir(dirname(path), { recursive: true });
-    const temporary = temporaryPathFor(path);
-    return new AtomicLineWriter(path, temporary, await open(temporary, 'wx'), flushEvery);
+    const { handle, temporary } = await openTemporary(path);
+    return new AtomicLineWriter(path, temporary, handle, flushEvery);
   }
 
   /** Writes one chunk, waiting when the stream's buffer is full so memory stays bounded. */
   async write(chunk: string): Promise<void> {
     if (this.failure) throw this.failure;
     if (!this.stream.write(chunk)) await new Promise<void>((resolve) => this.stream.once('drain', resolve));
-    this.unflushed += chunk.length;
-    if (this.unflushed >= this.flushEvery && this.flushing === undefined) {
-      // What is written so far goes to disk while writing goes on, so that commit waits for the rest alone.
-      this.unflushed = 0;
-      this.flushing = this.handle.datasync().then(
-        () => (this.flushing = undefined),
-        (error: Error) => {
-          this.failure ??= error;
-          this.flushing = undefined;
-        },
-      );
-    }
+    this.flushes.wrote(chunk.length);
   }
 
   async commit(): Promise<void> {
-    await this.flushing;
+    await this.flushes.settled();
     await new Promise<void>((resolve, reject) => this.stream.end((error?: Error | null) => (error ? reject(error) : resolve())));
     if (this.failure) throw this.failure;
     await commitTemporary(this.handle, this.temporary, this.path);
   }
 
   async abort(): Promise<void> {
-    await this.flushing;
+    await this.flushes.stopped();
     this.stream.destroy();
     await discardTemporary(this.handle, this.temporary);
   }
