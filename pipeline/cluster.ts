@@ -592,14 +592,14 @@ function clusterOrder(keys: ArticleKeys, size: Uint32Array, founder: Uint32Array
     times[g] = Number.isNaN(t) ? Infinity : t;
   }
   const ascending = times.slice().sort();
+  const timeRank = new Uint32Array(count);
   const sorter = new KeySorter(count);
   for (let g = 0; g < count; g++) {
-    sorter.keys[g] = lowerBound(ascending, times[g]);
+    timeRank[g] = lowerBound(ascending, times[g]);
+    sorter.keys[g] = timeRank[g];
     sorter.items[g] = g;
   }
-  const byTime = sorter.sort(count);
-  const timeRank = new Uint32Array(count);
-  for (let x = 0; x < count; x++) timeRank[byTime.items[x]] = byTime.keys[x];
+  sorter.sort(count);
   // Stable: by size, largest first, groups of one size keep their order by time.
   for (let x = 0; x < count; x++) sorter.keys[x] = 0xffffffff - size[sorter.items[x]];
   const order = sorter.sort(count).items.slice(0, count);

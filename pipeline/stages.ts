@@ -185,8 +185,8 @@ type ReadCounts = { articles: number; rejected: number; truncated: number };
 /**
  * The read stage's work: writes work/articles.jsonl and work/rejected.json, and yields the records of its
  * lines a chunk at a time as it writes them, so that the shingle stage can take them as they come
- * (readAndShingleStages) without parsing the lines again. The file is committed only once the last chunk has been
- * taken; a consumer that stops early leaves no articles.jsonl behind.
+ * (readAndShingleStages) without parsing the lines again. The file is committed only once the last chunk has
+ * been taken; a consumer that stops early leaves no articles.jsonl behind.
  */
 async function* readIntoWork(
   inputs: string[],
@@ -366,13 +366,13 @@ export function shingleStage(
     try {
       // Batches are collected in submission order; at most two per worker are in flight, which bounds memory.
       const inFlight: { task: Promise<ShingleResult>; readTo: number }[] = [];
-      let lines: ShingleTask['lines'] = [];
+      let batch: ShingleTask['articles'] = [];
       const submit = async () => {
-        const task = pool.run<ShingleResult>({ task: 'shingle', options: options.shingles, lines });
+        const task = pool.run<ShingleResult>({ task: 'shingle', options: options.shingles, articles: batch });
         // A failure surfaces when its turn to be collected comes; until then it must not count as unhandled.
         task.catch(() => undefined);
         inFlight.push({ task, readTo: read.bytes });
-        lines = [];
+        batch = [];
         if (inFlight.length > 2 * Math.max(1, options.workers)) {
           const next = inFlight.shift()!;
           collect(await next.task, next.readTo);
@@ -383,9 +383,9 @@ export function shingleStage(
         // The read stage's records themselves: the workers need not parse the lines it wrote of them.
         for await (const chunk of fromRead.records) {
           for (const record of chunk) {
-            lines.push(record);
+            batch.push(record);
             read.bytes++;
-            if (lines.length === BATCH_SIZE) await submit();
+            if (batch.length === BATCH_SIZE) await submit();
           }
         }
       } else {
@@ -396,12 +396,12 @@ export function shingleStage(
               skip--;
               continue;
             }
-            lines.push(line);
-            if (lines.length === BATCH_SIZE) await submit();
+            batch.push(line);
+            if (batch.length === BATCH_SIZE) await submit();
           }
         }
       }
-      if (lines.length > 0) await submit();
+      if (batch.length > 0) await submit();
       for (const next of inFlight) collect(await next.task, next.readTo);
       shown.done();
       // IDF needs the whole batch. The workers weigh it side by side, each counting the document frequencies

@@ -18,7 +18,7 @@ export interface ShingleTask {
   task: 'shingle';
   options: ShingleOptions;
   /** Lines of work/articles.jsonl, or the records they hold (the read stage's own, in a run of every stage). */
-  lines: Array<string | StoredLine>;
+  articles: Array<string | StoredLine>;
 }
 
 export interface ShingleResult {
@@ -224,7 +224,7 @@ export function transferablesOf(result: TaskResult): ArrayBuffer[] {
 let shingler: { key: string; value: Shingler } | undefined;
 let engines: { key: string; value: SignatureEngine; copies: SignatureEngine } | undefined;
 
-export interface StoredLine {
+interface StoredLine {
   id: string;
   title: string;
   text: string;
@@ -232,18 +232,18 @@ export interface StoredLine {
   origin: string;
 }
 
-function shingleBatch({ options, lines }: ShingleTask): ShingleResult {
+function shingleBatch({ options, articles }: ShingleTask): ShingleResult {
   const key = JSON.stringify(options);
   if (shingler?.key !== key) shingler = { key, value: new Shingler(options) };
   const ids: string[] = [];
-  const publishedMs = new Float64Array(lines.length);
-  const counts = new Uint32Array(lines.length);
+  const publishedMs = new Float64Array(articles.length);
+  const counts = new Uint32Array(articles.length);
   const parts: Uint32Array[] = [];
   let total = 0;
   let noiseLinesDropped = 0;
   const unusable: ShingleResult['unusable'] = [];
-  lines.forEach((line, i) => {
-    const article = typeof line === 'string' ? (JSON.parse(line) as StoredLine) : line;
+  articles.forEach((item, i) => {
+    const article = typeof item === 'string' ? (JSON.parse(item) as StoredLine) : item;
     const { features, droppedLines } = articleFeatures(shingler!.value, article.title, article.text);
     noiseLinesDropped += droppedLines;
     ids.push(article.id);
