@@ -27,3 +27,29 @@ export const CHAR_CLASS = (() => {
   }
   return table;
 })();
+
+/** Whether a Uint16Array reads the bytes Buffer's 'utf16le' encoding writes as the code units they encode. */
+const LITTLE_ENDIAN = new Uint16Array(Uint8Array.of(1, 0).buffer)[0] === 1;
+
+/**
+ * A string's UTF-16 code units in a Uint16Array that is reused from one string to the next, for the
+ * tokenizers' loops: one native copy of the string, after which each read is a typed array load, where
+ * charCodeAt on the concatenated strings they are given (title and body) costs a check of the string's shape
+ * at every character. shingle() took 56 µs an article of the generated corpus before, 50 with both tokenizers
+ * reading code units (a script shingling 60,000 of its articles, three times over).
+ */
+export class CodeUnits {
+  private bytes = Buffer.allocUnsafeSlow(8192);
+  private units = new Uint16Array(this.bytes.buffer, this.bytes.byteOffset, 4096);
+
+  /** The code units of `text` in the first text.length slots of the array returned, valid until the next call. */
+  of(text: string): Uint16Array {
+    if (this.units.length < text.length) {
+      this.bytes = Buffer.allocUnsafeSlow(4 * text.length);
+      this.units = new Uint16Array(this.bytes.buffer, this.bytes.byteOffset, 2 * text.length);
+    }
+    if (LITTLE_ENDIAN) this.bytes.write(text, 0, 'utf16le');
+    else for (let i = 0; i < text.length; i++) this.units[i] = text.charCodeAt(i);
+    return this.units;
+  }
+}

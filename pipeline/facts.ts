@@ -12,7 +12,7 @@
  * case (Urdu, Chinese) only have numbers as facts. A sentence-initial "The" counts as a name too; IDF weighs
  * it to almost nothing.
  */
-import { CHAR_CLASS, DIGIT, LOWER, TOKEN, UPPER } from './char-classes.js';
+import { CHAR_CLASS, CodeUnits, DIGIT, LOWER, TOKEN, UPPER } from './char-classes.js';
 import { FNV_OFFSET, hashString, hashUnit, mix32 } from './hash.js';
 
 /** Fact hashes have their lowest bit set, wording features (shingle.ts) have it clear. */
@@ -36,29 +36,33 @@ export function factsOf(features: Uint32Array): Uint32Array {
 export function factHashes(text: string): number[] {
   if (NON_ASCII.test(text)) text = text.normalize('NFKC');
   const facts: number[] = [];
+  const units = codeUnits.of(text);
   let lineStart = 0;
   while (lineStart < text.length) {
     let lineEnd = text.indexOf('\n', lineStart);
     if (lineEnd < 0) lineEnd = text.length;
-    addLineFacts(text, lineStart, lineEnd, facts);
+    addLineFacts(text, units, lineStart, lineEnd, facts);
     lineStart = lineEnd + 1;
   }
   return facts;
 }
+
+/** factHashes' code units: one buffer per thread (each worker loads its own copy of this module). */
+const codeUnits = new CodeUnits();
 
 /**
  * Capitals mark names only in a line written in sentence case. A headline in capitals ("RAISES QTLY
  * DIVIDEND") or in title case ("Owens And Minor Raises Dividend") capitalises every word, so in a line
  * without a single word that starts in lower case only the numbers are facts.
  */
-function addLineFacts(text: string, from: number, to: number, facts: number[]): void {
+function addLineFacts(text: string, units: Uint16Array, from: number, to: number, facts: number[]): void {
   let sentenceCase = false;
   for (let i = from; i < to && !sentenceCase; i++) {
-    sentenceCase = (CHAR_CLASS[text.charCodeAt(i)] & LOWER) !== 0 && (i === from || (CHAR_CLASS[text.charCodeAt(i - 1)] & TOKEN) === 0);
+    sentenceCase = (CHAR_CLASS[units[i]] & LOWER) !== 0 && (i === from || (CHAR_CLASS[units[i - 1]] & TOKEN) === 0);
   }
   let i = from;
   while (i < to) {
-    const first = CHAR_CLASS[text.charCodeAt(i)];
+    const first = CHAR_CLASS[units[i]];
     if ((first & TOKEN) === 0) {
       i++;
       continue;
@@ -74,7 +78,7 @@ function addLineFacts(text: string, from: number, to: number, facts: number[]): 
     let h = FNV_OFFSET;
     let ascii = true;
     while (i < to) {
-      const c = text.charCodeAt(i);
+      const c = units[i];
       const cls = CHAR_CLASS[c];
       if (cls & TOKEN && ((cls & DIGIT) !== 0) === digits) {
         if (candidate) {
@@ -85,7 +89,7 @@ function addLineFacts(text: string, from: number, to: number, facts: number[]): 
         continue;
       }
       // "1,000" and "3.5" are one number, as in the shingler.
-      const joinsDigits = digits && (c === 44 || c === 46) && i + 1 < to && CHAR_CLASS[text.charCodeAt(i + 1)] & DIGIT;
+      const joinsDigits = digits && (c === 44 || c === 46) && i + 1 < to && CHAR_CLASS[units[i + 1]] & DIGIT;
       if (!joinsDigits) break;
       if (candidate) h = hashUnit(h, c);
       i++;

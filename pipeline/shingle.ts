@@ -4,7 +4,7 @@
  */
 import { createRequire } from 'node:module';
 import invariant from 'tiny-invariant';
-import { CHAR_CLASS, DIGIT } from './char-classes.js';
+import { CHAR_CLASS, CodeUnits, DIGIT } from './char-classes.js';
 import { asWording, factHashes } from './facts.js';
 import { FNV_OFFSET, combine32, hashString, hashUnit, mix32 } from './hash.js';
 import { HashSet32 } from './hash-set.js';
@@ -81,6 +81,7 @@ export class Shingler {
   /** The content tokens joined by spaces, as code units, for character n-grams. */
   private joined = new Uint16Array(4096);
   private joinedLength = 0;
+  private readonly codeUnits = new CodeUnits();
 
   constructor(options: ShingleOptions) {
     invariant(options.wordNgrams.every((n) => Number.isInteger(n) && n >= 1 && n <= 16), 'word n-gram sizes are 1..16');
@@ -125,11 +126,12 @@ export class Shingler {
     // The joined tokens are never longer than the text: a space stands for at least one character between two.
     if (this.joined.length < length) this.joined = new Uint16Array(Math.max(length, 2 * this.joined.length));
     const joined = this.joined;
+    const units = this.codeUnits.of(text);
     let at = 0;
     let count = 0;
     let i = 0;
     while (i < length) {
-      let cls = CHAR_CLASS[text.charCodeAt(i)];
+      let cls = CHAR_CLASS[units[i]];
       if (cls === 0) {
         i++;
         continue;
@@ -141,12 +143,12 @@ export class Shingler {
       let h = FNV_OFFSET;
       let allDigits = true;
       while (i < length) {
-        const c = text.charCodeAt(i);
+        const c = units[i];
         cls = CHAR_CLASS[c];
         if (cls === 0) {
           // "1,000" and "3.5" are one number; elsewhere punctuation ends the token.
           const joinsDigits =
-            (c === 44 || c === 46) && i > start && CHAR_CLASS[text.charCodeAt(i - 1)] & DIGIT && i + 1 < length && CHAR_CLASS[text.charCodeAt(i + 1)] & DIGIT;
+            (c === 44 || c === 46) && i > start && CHAR_CLASS[units[i - 1]] & DIGIT && i + 1 < length && CHAR_CLASS[units[i + 1]] & DIGIT;
           if (!joinsDigits) break;
         } else if ((cls & DIGIT) === 0) {
           allDigits = false;

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { CodeUnits } from '../pipeline/char-classes.js';
 import { asFact, asWording, factHashes, isFact } from '../pipeline/facts.js';
 import { hashString, randomStream } from '../pipeline/hash.js';
 import { cleanArticle, normalizeText } from '../pipeline/normalize.js';
@@ -103,6 +104,27 @@ test('long texts come out sorted and distinct too, also when many hashes share t
     const expected = hashes(...text);
     assert.deepEqual(s.shingle(text.join(' ')), expected);
   }
+});
+
+test('the tokenizers read a text\'s code units from a reused buffer, whatever was read into it before', () => {
+  const units = new CodeUnits();
+  const random = randomStream(5);
+  // Longer and shorter texts in turn, in every plane (surrogate halves included), past the first buffer's size.
+  for (let trial = 0; trial < 200; trial++) {
+    const length = trial % 2 === 0 ? random() % 12000 : random() % 40;
+    const text = String.fromCharCode(...Array.from({ length }, () => random() & 0xffff));
+    assert.deepEqual(Array.from(units.of(text).subarray(0, length)), Array.from({ length }, (_, i) => text.charCodeAt(i)));
+  }
+  // A shingler, and the fact reader, that have read a long text give a short one what fresh ones give.
+  const options = { wordNgrams: [1], charNgram: 5, stopwords: 'all', minWordLength: 2, facts: true };
+  const long = 'Kaluga Governor said 1,250 drones '.repeat(500);
+  const short = 'The Bank of Kaluga paid 27 rubles';
+  const used = new Shingler(options);
+  used.shingle(long.toLowerCase(), long);
+  const before = factHashes(short);
+  factHashes(long);
+  assert.deepEqual(factHashes(short), before);
+  assert.deepEqual(used.shingle(short.toLowerCase(), short), new Shingler(options).shingle(short.toLowerCase(), short));
 });
 
 test('character n-grams run across word boundaries and cover a text shorter than n', () => {
