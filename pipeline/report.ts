@@ -9,6 +9,7 @@
 import { join } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { AtomicLineWriter, writeFileAtomic } from './atomic-write.js';
+import { type ByteLines } from './byte-lines.js';
 import type { Rejection } from './read-articles.js';
 import type { LoadedClustering, NightlyReport, StoredArticle } from './stages.js';
 import type { TablesResult } from './tasks.js';
@@ -104,9 +105,12 @@ export interface CsvTables {
   pairs: Uint8Array[];
 }
 
+/** One of the two tables to make, and what it is made of: pairs.csv needs only the ids and the pairs. */
+export type CsvTableRequest = { table: 'documents'; source: TableSource } | { table: 'pairs'; source: Pick<TableSource, 'ids' | 'pairs'> };
+
 /**
- * Starts making documents.csv and pairs.csv on `pool`. A failure surfaces where the tables are awaited; until
- * then it does not count as unhandled.
+ * Starts making documents.csv and pairs.csv on `pool`, a task each, so that two workers make them side by side.
+ * A failure surfaces where the tables are awaited; until then it does not count as unhandled.
  */
 function startTables(pool: WorkerPool, clustering: LoadedClustering, figures: ClusterFigures): Promise<CsvTables> {
   const { ids, clusterIds, clusterOf, founders, nearest, nearestSimilarity, pairs, nightly } = clustering;
@@ -122,18 +126,17 @@ function startTables(pool: WorkerPool, clustering: LoadedClustering, figures: Cl
     reported: nightly?.reported ?? ids.length,
     ...(nightly === undefined ? {} : { firstSeenRun: nightly.firstSeenRun }),
   };
-  const tables = pool.run<TablesResult>({ task: 'tables', source });
+  const make = (request: CsvTableRequest) => pool.run<TablesResult>({ task: 'tables', ...request }).then((result) => result.pieces);
+  const tables = Promise.all([make({ table: 'documents', source }), make({ table: 'pairs', source: { ids, pairs } })]).then(([documents, pairs]) => ({ documents, pairs }));
   tables.catch(() => undefined);
   return tables;
 }
 
-/** documents.csv and pairs.csv: a pure function of `source`, for a worker thread (tasks.ts). */
-export function csvTables(source: TableSource): CsvTables {
+/** documents.csv or pairs.csv: a pure function of the request's source, for a worker thread (tasks.ts). */
+export function csvTable(request: CsvTableRequest): Uint8Array[] {
   const utf8 = new TextEncoder();
-  return {
-    documents: Array.from(csvPieces(DOCUMENT_COLUMNS, documentRows(source)), (piece) => utf8.encode(piece)),
-    pairs: Array.from(csvPieces(PAIR_COLUMNS, pairRows(source)), (piece) => utf8.encode(piece)),
-  };
+  const pieces = request.table === 'documents' ? csvPieces(DOCUMENT_COLUMNS, documentRows(request.source)) : csvPieces(PAIR_COLUMNS, pairRows(request.source));
+  return Array.from(pieces, (piece) => utf8.encode(piece));
 }
 
 const DOCUMENT_COLUMNS = ['doc_id', 'cluster_id', 'cluster_size', 'is_representative', 'nearest_id', 'similarity', 'first_seen_run'];
@@ -156,7 +159,7 @@ function* documentRows({ ids, clusterIds, clusterOf, size, founders, nearest, ne
   }
 }
 
-function* pairRows({ ids, pairs }: TableSource): Generator<unknown[]> {
+function* pairRows({ ids, pairs }: Pick<TableSource, 'ids' | 'pairs'>): Generator<unknown[]> {
   for (let p = 0; p < pairs.a.length; p++) {
     yield [
       ids[pairs.a[p]],
@@ -173,14 +176,14 @@ function* pairRows({ ids, pairs }: TableSource): Generator<unknown[]> {
 
 /**
  * Writes the CSV reports and deduplicated.jsonl, and fills `collect` on the way. `lines`: the lines of
- * work/articles.jsonl, as the read stage wrote them (JSON.stringify of a StoredArticle, id first, origin last).
- * documents.csv and pairs.csv are made on `pool` meanwhile.
+ * work/articles.jsonl as bytes, as the read stage wrote them (JSON.stringify of a StoredArticle, id first,
+ * origin last). documents.csv and pairs.csv are made on `pool` meanwhile.
  */
 export async function writeReports(
   out: string,
   clustering: LoadedClustering,
   /** The lines of work/articles.jsonl, a chunk at a time. */
-  lines: AsyncIterable<string[]>,
+  lines: AsyncIterable<ByteLines>,
   pool: WorkerPool,
   figures: ClusterFigures = clusterFigures(clustering),
   collect?: ArticleCollection,
@@ -196,24 +199,26 @@ export async function writeReports(
   const tables = startTables(pool, clustering, figures);
 
   // One pass over the stored articles: the deduplicated feed, and the titles of clusters' representatives.
-  // Only the articles the HTML report shows and the representatives of clusters are parsed: the feed's line is
-  // the stored one with its origin cut and the cluster added, as JSON.stringify of the parsed article with
-  // those fields would write it (a million articles: 12 s of parsing and writing JSON before).
+  // Lines are kept as bytes; only the articles the HTML report shows and the representatives of clusters are
+  // decoded and parsed. The feed's line is the stored one with its origin cut and the cluster added, as
+  // JSON.stringify of the parsed article with those fields would write it (a million articles: 12 s of
+  // parsing and writing JSON before, then 2.3 s of decoding and encoding the lines as text).
   const representativeTitle = new Map<number, string>();
   const feed = await AtomicLineWriter.create(join(out, 'deduplicated.jsonl'));
   let index = 0;
-  let chunk = '';
   try {
-    for await (const stored of lines) {
-      for (const line of stored) {
-        if (index >= n || !isStoredLineOf(line, ids[index])) {
+    for await (const { bytes, starts, ends, count } of lines) {
+      for (let q = 0; q < count; q++) {
+        const start = starts[q];
+        const end = ends[q];
+        if (index >= n || !isStoredLineOf(bytes, start, end, ids[index])) {
           throw new Error(`work/articles.jsonl no longer matches work/shingles.bin at article ${index + 1}; re-run from \`neardup shingle\``);
         }
         const cluster = clusterOf[index];
         const founder = founders[cluster] === index;
         const wanted = collect !== undefined && collect.wanted[index] > 0;
         if (wanted || (founder && size[cluster] > 1)) {
-          const article = JSON.parse(line) as StoredArticle;
+          const article = JSON.parse(bytes.toString('utf8', start, end)) as StoredArticle;
           if (wanted) {
             const { title, source, published_at, url } = article;
             const text = collect.wanted[index] === 2 ? article.text.slice(0, collect.maxText + 1) : '';
@@ -222,17 +227,13 @@ export async function writeReports(
           if (founder) representativeTitle.set(cluster, article.title);
         }
         if (founder && index < reported) {
-          chunk += `${withoutOrigin(line)},"cluster_id":${JSON.stringify(clusterIds[cluster])},"cluster_size":${size[cluster]}}\n`;
-          if (chunk.length >= 1 << 20) {
-            await feed.write(chunk);
-            chunk = '';
-          }
+          await feed.writeBytes(bytes, start, withoutOrigin(bytes, start, end));
+          await feed.write(`,"cluster_id":${JSON.stringify(clusterIds[cluster])},"cluster_size":${size[cluster]}}\n`);
         }
         index++;
       }
     }
     if (index !== n) throw new Error(`work/articles.jsonl has ${index} articles, work/shingles.bin ${n}; re-run from \`neardup shingle\``);
-    await feed.write(chunk);
     await feed.commit();
   } catch (error) {
     await feed.abort();
@@ -276,19 +277,53 @@ export async function writeReports(
   };
 }
 
-/** Whether `line` (of work/articles.jsonl) is the stored article `id`: its first field is the id. */
-function isStoredLineOf(line: string, id: string): boolean {
-  const prefix = `{"id":${JSON.stringify(id)}`;
-  return line.startsWith(prefix) && (line[prefix.length] === ',' || line[prefix.length] === '}');
-}
+const COMMA = 0x2c;
+const CLOSE_BRACE = 0x7d;
+
+/** `{"id":"`, how every stored line starts. */
+const ID_START = Buffer.from('{"id":"');
+const QUOTE = 0x22;
 
 /**
- * A stored line without its last field, origin, and without the closing brace. Inside a JSON string every
- * quote is escaped, so `,"origin":` with a bare quote is the key itself.
+ * Whether bytes[start .. end), a line of work/articles.jsonl, is the stored article `id`: its first field is
+ * the id.
  */
-function withoutOrigin(line: string): string {
-  const at = line.lastIndexOf(',"origin":');
-  return at >= 0 ? line.slice(0, at) : line.slice(0, line.length - 1);
+function isStoredLineOf(bytes: Uint8Array, start: number, end: number, id: string): boolean {
+  let at = start;
+  for (let c = 0; c < ID_START.length; c++) if (at === end || bytes[at++] !== ID_START[c]) return false;
+  for (let c = 0; c < id.length; c++) {
+    const code = id.charCodeAt(c);
+    // Most ids are printable ASCII without quotes or backslashes, the same in JSON, compared a code unit to a
+    // byte; the others as the UTF-8 bytes of their JSON.
+    if (code < 0x20 || code > 0x7e || code === QUOTE || code === 0x5c) return startsWithBytes(bytes, start, end, Buffer.from(`{"id":${JSON.stringify(id)}`));
+    if (at === end || bytes[at++] !== code) return false;
+  }
+  if (at === end || bytes[at++] !== QUOTE) return false;
+  return at < end && (bytes[at] === COMMA || bytes[at] === CLOSE_BRACE);
+}
+
+function startsWithBytes(bytes: Uint8Array, start: number, end: number, prefix: Uint8Array): boolean {
+  if (end - start <= prefix.length) return false;
+  for (let c = 0; c < prefix.length; c++) if (bytes[start + c] !== prefix[c]) return false;
+  const next = bytes[start + prefix.length];
+  return next === COMMA || next === CLOSE_BRACE;
+}
+
+const ORIGIN_KEY = Buffer.from(',"origin":');
+
+/**
+ * Where a stored line (bytes[start .. end)) ends without its last field, origin, and without the closing
+ * brace. Inside a JSON string every quote is escaped, so `,"origin":` with a bare quote is the key itself.
+ * It is the last field, so it is looked for from the end.
+ */
+function withoutOrigin(bytes: Uint8Array, start: number, end: number): number {
+  for (let at = end - ORIGIN_KEY.length; at >= start; at--) {
+    if (bytes[at] !== COMMA) continue;
+    let c = 1;
+    while (c < ORIGIN_KEY.length && bytes[at + c] === ORIGIN_KEY[c]) c++;
+    if (c === ORIGIN_KEY.length) return at;
+  }
+  return end - 1;
 }
 
 /**

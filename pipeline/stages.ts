@@ -18,6 +18,7 @@ import { performance } from 'node:perf_hooks';
 import invariant from 'tiny-invariant';
 import { ArtifactWriter, type OpenArtifact, arraySpecs, openArtifact, readArtifact, writeArtifact } from './artifact.js';
 import { AtomicLineWriter, writeFileAtomic } from './atomic-write.js';
+import { type ByteLines, readByteLines } from './byte-lines.js';
 import { type BandedSignatures, mergeCandidates } from './candidates.js';
 import {
   type ArticleKeys,
@@ -157,6 +158,18 @@ async function* readWorkLines(out: string, read?: { bytes: number }): AsyncGener
     if (kept.length > 0) yield kept;
   }
   if (unfinished !== '') yield [unfinished];
+}
+
+/** The lines of work/articles.jsonl as bytes (byte-lines.ts, readByteLines); a missing file names the stage to run. */
+async function* readWorkLineBytes(out: string): AsyncGenerator<ByteLines> {
+  const path = workPath(out, 'articles.jsonl');
+  try {
+    yield* readByteLines(path);
+  } catch (error) {
+    // A missing stage file is a mistake in the command (exit code 1 and a message), not a crash.
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new InputError(path, undefined, `does not exist: run \`neardup read INPUT... --out ${out}\` first`);
+    throw error;
+  }
 }
 
 export function readStage(inputs: string[], out: string, options: Pick<PipelineOptions, 'readConcurrency' | 'strict'>): Promise<StageStats> {
@@ -1014,10 +1027,10 @@ class InFlight {
   }
 }
 
-/** `chunks` of items, advancing `shown` by one for each item. */
-async function* counted<T>(chunks: AsyncIterable<T[]>, shown: Progress): AsyncGenerator<T[]> {
+/** `chunks` of lines, advancing `shown` by one for each line. */
+async function* counted(chunks: AsyncIterable<ByteLines>, shown: Progress): AsyncGenerator<ByteLines> {
   for await (const chunk of chunks) {
-    shown.advance(chunk.length);
+    shown.advance(chunk.count);
     yield chunk;
   }
 }
@@ -1048,12 +1061,12 @@ export function reportStage(out: string, options: Pick<PipelineOptions, 'workers
     return publishReports(out, REPORT_FILES, async (folder) => {
       const collect = { wanted: selection.wanted, maxText: REPORT_CAPS.textPerArticle, into: shown };
       const shownProgress = progress('report', 'articles', clustering.ids.length);
-      // A worker makes documents.csv and pairs.csv while this thread goes over the articles (writeReports):
-      // one is enough, none with --workers 0. It goes when they are written, before the page is built.
-      const pool = new WorkerPool(Math.min(1, options.workers));
+      // Workers make documents.csv and pairs.csv, one each, while this thread goes over the articles
+      // (writeReports); none with --workers 0. They go when the tables are written, before the page is built.
+      const pool = new WorkerPool(Math.min(2, options.workers));
       let written: Awaited<ReturnType<typeof writeReports>>;
       try {
-        written = await writeReports(folder, clustering, counted(readWorkLines(out), shownProgress), pool, figures, collect);
+        written = await writeReports(folder, clustering, counted(readWorkLineBytes(out), shownProgress), pool, figures, collect);
       } finally {
         shownProgress.done();
         await pool.close();

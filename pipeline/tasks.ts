@@ -8,7 +8,7 @@ import { type ClusterOptions, HISTOGRAM_SLOTS, type VerifiedPairs, verifyPairs }
 import { type FeatureSets, type FeatureValues, selectRange } from './feature-sets.js';
 import { isFact } from './facts.js';
 import { cleanArticle } from './normalize.js';
-import { type CsvTables, type TableSource, csvTables } from './report.js';
+import { type CsvTableRequest, csvTable } from './report.js';
 import { articleTotals } from './similarity.js';
 import { type ShingleOptions, Shingler } from './shingle.js';
 import { type EngineName, type SignatureEngine, createEngine } from './signature.js';
@@ -153,15 +153,13 @@ export interface BandsResult {
   pairs: Uint32Array;
 }
 
-/** documents.csv and pairs.csv (report.ts, csvTables), made while the report stage goes over the articles. */
-export interface TablesTask {
-  task: 'tables';
-  /** The typed arrays in shared memory where the report stage has them so; the ids are cloned, once. */
-  source: TableSource;
-}
+/** documents.csv or pairs.csv (report.ts, csvTable), made while the report stage goes over the articles. */
+export type TablesTask = { task: 'tables' } & CsvTableRequest;
 
-export interface TablesResult extends CsvTables {
+export interface TablesResult {
   task: 'tables';
+  /** The table's UTF-8 bytes, in pieces that joined are the file. */
+  pieces: Uint8Array[];
 }
 
 export type TaskRequest = ShingleTask | SignTask | VerifyTask | PrepareTask | WeighTask | MatchTask | BandsTask | TablesTask;
@@ -193,7 +191,7 @@ export function runTask(request: TaskRequest): TaskResult {
       return { task: 'match', ...found };
     }
     case 'tables':
-      return { task: 'tables', ...csvTables(request.source) };
+      return { task: 'tables', pieces: csvTable(request) };
   }
 }
 
@@ -214,7 +212,7 @@ export function transferablesOf(result: TaskResult): ArrayBuffer[] {
               : result.task === 'weigh' && result.counts
                 ? [result.counts.features, result.counts.counts]
                 : result.task === 'tables'
-                  ? [...result.documents, ...result.pairs]
+                  ? result.pieces
                   : [];
   return arrays.map((a) => a.buffer as ArrayBuffer);
 }

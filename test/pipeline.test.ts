@@ -136,6 +136,31 @@ test('reports: every file written, consistent with each other, byte-identical on
   assert.ok(!(await readdir(out)).some((f) => f.includes('.tmp-')), 'no temporary files left behind');
 });
 
+test('the feed copies each stored line as it is, whatever its id holds, and the report refuses articles that no longer match', async () => {
+  const dir = await scratch();
+  const text = 'Kaluga governor Vladislav Shapsha said 40 drones were shot down over the region on Sunday night.';
+  const ids = ['q"uote', 'https://x.example/a?b=1&c=ü', 'ünï-1', '😀-2', 'plain-3'];
+  await writeFile(join(dir, 'feed.jsonl'), ids.map((id, i) => JSON.stringify({ id, title: `Drones ${i}`, text: i % 2 ? text : `${text} Officials gave no more details.` })).join('\n') + '\n');
+  const out = await scratch();
+  await runPipeline([join(dir, 'feed.jsonl')], out, DEFAULT_OPTIONS);
+  const stored = (await readFile(join(out, 'work', 'articles.jsonl'), 'utf8')).trim().split('\n');
+  const feed = (await readFile(join(out, 'deduplicated.jsonl'), 'utf8')).trim().split('\n');
+  const byId = new Map(stored.map((line) => [(JSON.parse(line) as { id: string }).id, line]));
+  assert.ok(feed.length > 0 && feed.length < ids.length, 'some articles are duplicates');
+  for (const line of feed) {
+    const { cluster_id, cluster_size, ...fields } = JSON.parse(line) as { id: string; cluster_id: string; cluster_size: number };
+    const { origin, ...kept } = JSON.parse(byId.get(fields.id)!) as { origin: string };
+    assert.ok(origin.endsWith('feed.jsonl:' + (ids.indexOf(fields.id) + 1)));
+    assert.equal(line, JSON.stringify({ ...kept, cluster_id, cluster_size }));
+  }
+  // Stored articles out of step with the other stages' files: swapped, or one missing.
+  const path = join(out, 'work', 'articles.jsonl');
+  await writeFile(path, [stored[1], stored[0], ...stored.slice(2)].join('\n') + '\n');
+  await assert.rejects(reportStage(out, DEFAULT_OPTIONS), /no longer matches work\/shingles.bin at article 1;/);
+  await writeFile(path, stored.slice(0, -1).join('\n') + '\n');
+  await assert.rejects(reportStage(out, DEFAULT_OPTIONS), /has 4 articles, work\/shingles.bin 5/);
+});
+
 test('the report reads the features of the articles it shows alone, as they are in work/shingles.bin', async () => {
   const out = await scratch();
   await runPipeline([SEEDS], out, DEFAULT_OPTIONS);
@@ -287,15 +312,21 @@ test('documents.csv and pairs.csv are the same bytes made on a worker thread or 
   const made = async (workers: number): Promise<Buffer[]> => {
     const pool = new WorkerPool(workers);
     try {
-      const { documents, pairs } = await pool.run<TablesResult>({ task: 'tables', source });
-      return [Buffer.concat(documents), Buffer.concat(pairs)];
+      const [documents, pairs] = await Promise.all([
+        pool.run<TablesResult>({ task: 'tables', table: 'documents', source }),
+        pool.run<TablesResult>({ task: 'tables', table: 'pairs', source: { ids: source.ids, pairs: source.pairs } }),
+      ]);
+      return [Buffer.concat(documents.pieces), Buffer.concat(pairs.pieces)];
     } finally {
       await pool.close();
     }
   };
-  const [inline, worker] = [await made(0), await made(1)];
-  assert.ok(worker[0].equals(inline[0]), 'documents.csv');
-  assert.ok(worker[1].equals(inline[1]), 'pairs.csv');
+  const inline = await made(0);
+  for (const workers of [1, 2]) {
+    const worker = await made(workers);
+    assert.ok(worker[0].equals(inline[0]), `documents.csv, ${workers} workers`);
+    assert.ok(worker[1].equals(inline[1]), `pairs.csv, ${workers} workers`);
+  }
   const documents = parse(inline[0].toString('utf8'), { columns: true }) as Row[];
   assert.deepEqual(documents.map((d) => d.doc_id), source.ids.slice(0, n - 3).map(inertCell));
   assert.deepEqual(documents[clusters], { doc_id: 'a5000', cluster_id: 'c0', cluster_size: '6', is_representative: '0', nearest_id: "'=id0", similarity: source.nearestSimilarity[clusters].toFixed(4), first_seen_run: 'run-2' });
@@ -310,7 +341,7 @@ test('a failure making documents.csv leaves the last reports as they were, on a 
   const path = join(out, 'work', 'clusters.bin');
   const { meta, arrays } = await readArtifact(path, 'clusters', 'cluster');
   await writeArtifact(path, 'clusters', meta as object, { ...arrays, nearestSimilarity: new Float32Array(0) });
-  for (const workers of [0, 1]) {
+  for (const workers of [0, 1, 2]) {
     await assert.rejects(reportStage(out, { workers }), /toFixed/);
     const after = await Promise.all(REPORTS.map((f) => readReport(out, f)));
     REPORTS.forEach((f, i) => assert.ok(after[i].equals(before[i]), `${f}, ${workers} workers`));
@@ -375,6 +406,38 @@ test('a line writer that flushes to disk as it goes writes every line, and nothi
     await writer.commit();
     assert.equal(await readFile(path, 'utf8'), lines.join(''));
     assert.deepEqual(await readdir(dir), ['lines.txt']);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a line writer gives the bytes of what it was given, text and bytes in turn, across buffer boundaries and characters of every length', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'neardup-lines-'));
+  try {
+    const random = randomStream(3);
+    const alphabet = ['a', 'é', '€', '😀', '\n', 'x'.repeat(50)];
+    for (const bufferBytes of [4, 7, 64, 1 << 20]) {
+      const path = join(dir, `lines-${bufferBytes}.txt`);
+      const writer = await AtomicLineWriter.create(path, 100, bufferBytes);
+      const expected: Buffer[] = [];
+      for (let piece = 0; piece < 300; piece++) {
+        let text = '';
+        for (let i = random() % 20; i > 0; i--) text += alphabet[random() % alphabet.length];
+        const bytes = Buffer.from(text);
+        if (piece % 3 === 0) {
+          // Only a part of the bytes, from a buffer the caller then overwrites.
+          const from = random() % (bytes.length + 1);
+          await writer.writeBytes(bytes, from);
+          expected.push(Buffer.from(bytes.subarray(from)));
+          bytes.fill(0);
+        } else {
+          await writer.write(text);
+          expected.push(bytes);
+        }
+      }
+      await writer.commit();
+      assert.deepEqual(await readFile(path), Buffer.concat(expected), `buffers of ${bufferBytes} bytes`);
+    }
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
