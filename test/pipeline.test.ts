@@ -9,6 +9,7 @@ import { stringify } from 'csv-stringify/sync';
 import { type TableSource, inertCell, writeCsv } from '../pipeline/report.js';
 import { openArtifact, readArtifact, writeArtifact } from '../pipeline/artifact.js';
 import { AtomicLineWriter, writeAll } from '../pipeline/atomic-write.js';
+import { readByteLines } from '../pipeline/byte-lines.js';
 import { randomStream } from '../pipeline/hash.js';
 import { DEFAULT_OPTIONS, type PipelineOptions } from '../pipeline/options.js';
 import { COPY_K, clusterStage, loadFeaturesOf, loadShingles, loadSignatures, readStage, reportStage, runPipeline, shingleStage, signatureStage, stagesSeconds, type StageStats } from '../pipeline/stages.js';
@@ -406,6 +407,32 @@ test('a line writer that flushes to disk as it goes writes every line, and nothi
     await writer.commit();
     assert.equal(await readFile(path, 'utf8'), lines.join(''));
     assert.deepEqual(await readdir(dir), ['lines.txt']);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a file read as byte lines gives its non-empty lines, whatever the size of the pieces read', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'neardup-bytelines-'));
+  try {
+    const random = randomStream(9);
+    const alphabet = ['a', 'é', '😀', '\n', '\n\n', 'x'.repeat(70)];
+    for (let trial = 0; trial < 40; trial++) {
+      let text = '';
+      for (let i = random() % 60; i > 0; i--) text += alphabet[random() % alphabet.length];
+      const path = join(dir, `f${trial}`);
+      await writeFile(path, text);
+      const expected = text.split('\n').filter((line) => line !== '');
+      for (const pieceBytes of [1, 3, 16, 1 << 20]) {
+        const got: string[] = [];
+        const read = { bytes: 0 };
+        for await (const { bytes, starts, ends, count } of readByteLines(path, read, pieceBytes)) {
+          for (let q = 0; q < count; q++) got.push(bytes.toString('utf8', starts[q], ends[q]));
+        }
+        assert.deepEqual(got, expected, `${JSON.stringify(text)} in pieces of ${pieceBytes}`);
+        assert.equal(read.bytes, Buffer.byteLength(text));
+      }
+    }
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
