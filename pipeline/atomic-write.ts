@@ -110,6 +110,14 @@ export class BackgroundFlush {
   }
 }
 
+/**
+ * Characters of text a line writer's caller gathers before passing them on in one `write`: a call per line
+ * would cost more than the line's JSON. Above V8's 128 KB a string gets pages of its own (its large-object
+ * space), and encoding a text concatenated of many pieces first copies it into one flat string: chunks of a
+ * megabyte took a page fault per 4 KB of the file, chunks this size reuse the memory of the last ones.
+ */
+export const LINE_CHUNK_CHARS = 1 << 16;
+
 /** Bytes a line writer gathers before each write call; it holds two such buffers (see AtomicLineWriter). */
 const LINE_WRITE_BUFFER = 1 << 20;
 

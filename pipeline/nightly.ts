@@ -24,7 +24,7 @@
 import { createReadStream } from 'node:fs';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { AtomicLineWriter, writeFileAtomic } from './atomic-write.js';
+import { AtomicLineWriter, LINE_CHUNK_CHARS, writeFileAtomic } from './atomic-write.js';
 import { type IndexMatches, bandKeysOf, joinMatches } from './candidates.js';
 import { MIN_FACTS, clusterIdFor, describeClusters } from './cluster.js';
 import { FactScreen } from './fact-screen.js';
@@ -399,7 +399,7 @@ async function appendGuests(out: string, index: ArticleIndex, guests: string[], 
         origin: `${index.path} (indexed)`,
       };
       chunk += JSON.stringify(stored) + '\n';
-      if (chunk.length >= 1 << 20) {
+      if (chunk.length >= LINE_CHUNK_CHARS) {
         await writer.write(chunk);
         chunk = '';
       }

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import invariant from 'tiny-invariant';
 import { ArtifactWriter, type OpenArtifact, arraySpecs, openArtifact, readArtifact, writeArtifact } from './artifact.js';
-import { AtomicLineWriter, writeFileAtomic } from './atomic-write.js';
+import { AtomicLineWriter, LINE_CHUNK_CHARS, writeFileAtomic } from './atomic-write.js';
 import { type ByteLines, readByteLines } from './byte-lines.js';
 import { type BandedSignatures, mergeCandidates } from './candidates.js';
 import {
@@ -214,7 +214,6 @@ async function* readIntoWork(
   // Without --strict, bad inputs are skipped and listed in work/rejected.json (OUT/rejected.csv once reported).
   const rejections: Rejection[] = [];
   const onReject = options.strict ? undefined : (rejection: Rejection) => void rejections.push(rejection);
-  // Lines go out in chunks of about a megabyte: one write per article would cost more than the JSON.
   let chunk = '';
   let records: StoredArticle[] = [];
   let committed = false;
@@ -232,18 +231,18 @@ async function* readIntoWork(
         };
         chunk += JSON.stringify(stored) + '\n';
         records.push(stored);
-        if (chunk.length >= 1 << 20) {
+        if (chunk.length >= LINE_CHUNK_CHARS) {
           await writer.write(chunk);
           chunk = '';
-          yield records;
-          records = [];
         }
       }
       articles += read.length;
       shown.advance(read.length);
+      // The records of each piece read (about half a megabyte of input) go on to the consumer.
+      if (records.length > 0) yield records;
+      records = [];
     }
     await writer.write(chunk);
-    if (records.length > 0) yield records;
     await writeFileAtomic(workPath(out, 'rejected.json'), JSON.stringify(rejections));
     await writer.commit();
     committed = true;
