@@ -1062,7 +1062,8 @@ export function reportStage(out: string, options: Pick<PipelineOptions, 'workers
       const shownProgress = progress('report', 'articles', clustering.ids.length);
       // Workers make documents.csv and pairs.csv, one each, while this thread goes over the articles
       // (writeReports); none with --workers 0. They go when the tables are written, before the page is built.
-      const pool = new WorkerPool(Math.min(2, options.workers));
+      // Their rows are short-lived objects by the million: a large young generation suits them.
+      const pool = new WorkerPool(Math.min(2, options.workers), { youngGenerationMb: 192 });
       let written: Awaited<ReturnType<typeof writeReports>>;
       try {
         written = await writeReports(folder, clustering, counted(readWorkLineBytes(out), shownProgress), pool, figures, collect);
