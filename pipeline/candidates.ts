@@ -6,7 +6,7 @@
 import invariant from 'tiny-invariant';
 import { combine32, mix32 } from './hash.js';
 import { EMPTY_SIGNATURE_VALUE, isEmptySignature } from './signature.js';
-import { KeySorter, doubled } from './typed-arrays.js';
+import { KeySorter, allocate, doubled } from './typed-arrays.js';
 
 export interface CandidateOptions {
   bands: number;
@@ -53,9 +53,16 @@ export interface BandRange {
 /**
  * The same over several signature sets of the same articles: a pair is a candidate if any band of any set
  * agrees. `range`: only the bands from .. to - 1 (numbered across the sets), so that workers can take a share
- * of the bands each and mergeCandidates joins them.
+ * of the bands each and mergeCandidateRange joins them. With `shared`, the pairs are in a SharedArrayBuffer:
+ * the workers that merge them read them without a copy.
  */
-export function findCandidatesIn(sources: BandedSignatures[], maxBucketSize: number, pinned?: Uint8Array, range: BandRange = { from: 0, to: Infinity }): Uint32Array {
+export function findCandidatesIn(
+  sources: BandedSignatures[],
+  maxBucketSize: number,
+  pinned?: Uint8Array,
+  range: BandRange = { from: 0, to: Infinity },
+  shared = false,
+): Uint32Array {
   invariant(sources.length > 0, 'at least one set of signatures');
   const n = sources[0].signatures.length / sources[0].k;
   invariant(Number.isInteger(n), 'signature array length is a multiple of k');
@@ -87,42 +94,107 @@ export function findCandidatesIn(sources: BandedSignatures[], maxBucketSize: num
       }
     }
   }
-  return pairs.toSortedArray();
+  return pairs.toSortedArray(shared);
 }
 
 /**
- * Sorted, distinct candidate lists (findCandidatesIn over disjoint band ranges) as one sorted, distinct list:
- * the same pairs as one pass over all the bands.
+ * Where the parts of a merge of sorted, distinct candidate lists (findCandidatesIn over disjoint band
+ * ranges) begin and end, by first article: `parts` + 1 bounds from 0 to one past the last first article, part
+ * p taking the pairs whose first article is in bounds[p] .. bounds[p + 1] - 1 from every list
+ * (mergeCandidateRange). Each part holds about as many of the lists' pairs as the next, so that workers
+ * merging one each finish together; an article's pairs are never split between parts, so one article with
+ * many partners can tip the balance.
  */
-export function mergeCandidates(parts: Uint32Array[]): Uint32Array {
-  if (parts.length === 1) return parts[0];
-  let merged = parts[0];
-  for (let q = 1; q < parts.length; q++) merged = mergeTwo(merged, parts[q]);
-  return merged;
+export function mergeBounds(lists: Uint32Array[], parts: number): number[] {
+  invariant(Number.isInteger(parts) && parts >= 1, 'at least one part');
+  let total = 0;
+  let end = 0;
+  for (const list of lists) {
+    total += list.length / 2;
+    if (list.length > 0) end = Math.max(end, list[list.length - 2] + 1);
+  }
+  const bounds = [0];
+  for (let part = 1; part < parts; part++) {
+    // The first article with at least its share of the pairs before it.
+    const share = (part * total) / parts;
+    let low = bounds[part - 1];
+    let high = end;
+    while (low < high) {
+      const middle = Math.floor((low + high) / 2);
+      let before = 0;
+      for (const list of lists) before += pairsBefore(list, middle);
+      if (before >= share) high = middle;
+      else low = middle + 1;
+    }
+    bounds.push(low);
+  }
+  bounds.push(end);
+  return bounds;
 }
 
+/**
+ * The pairs of sorted, distinct candidate lists whose first article is in from .. to - 1, as one sorted,
+ * distinct list. The parts of consecutive ranges (mergeBounds), one after the other, are the pairs of one
+ * pass over all the lists' bands, however many parts there are; so workers can merge a part each. The
+ * result is never in shared memory, so a worker can hand it over without a copy.
+ */
+export function mergeCandidateRange(lists: Uint32Array[], from: number, to: number): Uint32Array {
+  invariant(from <= to, 'an article range');
+  // Each list's pairs in the range, viewed where they are; then merged two by two, in rounds, so that each
+  // pair is copied about log2(lists) times rather than once per list.
+  let runs = lists.map((list) => list.subarray(2 * pairsBefore(list, from), 2 * pairsBefore(list, to)));
+  if (runs.length === 0) return new Uint32Array(0);
+  if (runs.length === 1) return runs[0].slice();
+  while (runs.length > 1) {
+    const merged: Uint32Array[] = [];
+    for (let q = 0; q + 1 < runs.length; q += 2) merged.push(mergeTwo(runs[q], runs[q + 1]));
+    if (runs.length % 2 === 1) merged.push(runs[runs.length - 1]);
+    runs = merged;
+  }
+  return runs[0];
+}
+
+/**
+ * Two sorted, distinct pair lists as one. Which list's pair comes next is as good as random, so a branch on
+ * it would be mispredicted about half the time: both lists' advances are computed as 0 or 2 instead. With
+ * the view below in place of a copy, a million articles' two lists merged on one thread in 1.0 s, not 1.4-2.3.
+ */
 function mergeTwo(x: Uint32Array, y: Uint32Array): Uint32Array {
+  // Room for both; a pair in both is written once, and a view of what was written is returned, not a copy:
+  // the pages past it are never touched, so they take no memory.
   const out = new Uint32Array(x.length + y.length);
   let a = 0;
   let b = 0;
   let at = 0;
-  while (a < x.length || b < y.length) {
-    let order: number;
-    if (b === y.length) order = -1;
-    else if (a === x.length) order = 1;
-    else order = x[a] - y[b] || x[a + 1] - y[b + 1];
-    if (order <= 0) {
-      out[at++] = x[a];
-      out[at++] = x[a + 1];
-      a += 2;
-      if (order === 0) b += 2;
-    } else {
-      out[at++] = y[b];
-      out[at++] = y[b + 1];
-      b += 2;
-    }
+  while (a < x.length && b < y.length) {
+    const xi = x[a];
+    const xj = x[a + 1];
+    const yi = y[b];
+    const yj = y[b + 1];
+    // 1 or 0; both 1 for a pair in both lists, written once.
+    const xFirst = +(xi < yi) | (+(xi === yi) & +(xj <= yj));
+    const yFirst = +(yi < xi) | (+(xi === yi) & +(yj <= xj));
+    out[at] = xFirst ? xi : yi;
+    out[at + 1] = xFirst ? xj : yj;
+    at += 2;
+    a += xFirst << 1;
+    b += yFirst << 1;
   }
-  return at === out.length ? out : out.slice(0, at);
+  while (a < x.length) out[at++] = x[a++];
+  while (b < y.length) out[at++] = y[b++];
+  return out.subarray(0, at);
+}
+
+/** How many pairs of a sorted candidate list have a first article before `article`: where its pairs start. */
+function pairsBefore(list: Uint32Array, article: number): number {
+  let low = 0;
+  let high = list.length / 2;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (list[2 * middle] < article) low = middle + 1;
+    else high = middle;
+  }
+  return low;
 }
 
 /** The key of one band of article i's signature: its `rows` values hashed with the band's number. */
@@ -423,7 +495,7 @@ class BucketPairs {
     }
   }
 
-  toSortedArray(): Uint32Array {
+  toSortedArray(shared: boolean): Uint32Array {
     const { n } = this;
     const start = new Float64Array(n + 1);
     this.placePairs(start);
@@ -437,7 +509,7 @@ class BucketPairs {
       const list = partners.subarray(start[i], start[i + 1]).sort();
       for (let q = 0; q < list.length; q++) if (q === 0 || list[q] !== list[q - 1]) unique++;
     }
-    const out = new Uint32Array(unique * 2);
+    const out = allocate(Uint32Array, unique * 2, shared);
     let at = 0;
     for (let i = 0; i < n; i++) {
       const list = partners.subarray(start[i], start[i + 1]);

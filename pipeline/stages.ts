@@ -19,7 +19,7 @@ import invariant from 'tiny-invariant';
 import { ArtifactWriter, type OpenArtifact, arraySpecs, openArtifact, readArtifact, writeArtifact } from './artifact.js';
 import { AtomicLineWriter, LINE_CHUNK_CHARS, writeFileAtomic } from './atomic-write.js';
 import { type ByteLines, readByteLines } from './byte-lines.js';
-import { type BandedSignatures, mergeCandidates } from './candidates.js';
+import { type BandedSignatures, mergeBounds } from './candidates.js';
 import {
   type ArticleKeys,
   type ClusterOptions,
@@ -49,7 +49,7 @@ import { type ShingleOptions } from './shingle.js';
 import { type EngineName, createEngine } from './signature.js';
 import { FACT_COUNT, TOTAL_SLOTS } from './similarity.js';
 import { allocate, collectGarbage, sharedCopy } from './typed-arrays.js';
-import { type BandsResult, type ShingleResult, type ShingleTask, type SignResult, type SignTask, type VerifyResult, type WeighResult } from './tasks.js';
+import { type BandsResult, type MergeResult, type ShingleResult, type ShingleTask, type SignResult, type SignTask, type VerifyResult, type WeighResult } from './tasks.js';
 import { type FeatureCounts, type IdfPopulation, type Weighting, idfArticles, joinParts, signatureWeightFloor, signatureWeights, WEIGHT_CODES, weightTable } from './weights.js';
 import { WorkerPool } from './worker-pool.js';
 
@@ -652,33 +652,65 @@ export function candidatesStage(
     const sharedPinned = pinned && sharedCopy(pinned);
     const pool = new WorkerPool(options.workers);
     const shown = progress('candidates', 'bands', bands);
-    let pairs: Uint32Array;
+    let found: Uint32Array[];
     try {
-      const found = await Promise.all(
+      found = await Promise.all(
         evenRanges(bands, parts).map((range) => {
           const task = pool.run<BandsResult>({ task: 'bands', sources, maxBucketSize, pinned: sharedPinned, range });
           return task.then((result) => (shown.advance(range.to - range.from), result.pairs));
         }),
       );
-      // The workers go before the merge: what they leave (a gigabyte at a million articles) is let go with them.
-      await pool.close();
-      pairs = mergeCandidates(found);
     } finally {
       shown.done();
+      // The workers go before the merge: what they leave (a gigabyte at a million articles) is let go with them.
       await pool.close();
     }
+    const merged = await mergeFound(found, options.workers);
+    const pairCount = merged.reduce((sum, part) => sum + part.length / 2, 0);
     const meta: CandidateMeta = { lshThreshold, bands: banding.bands, rows: banding.rows, copyThreshold };
-    await writeArtifact(workPath(out, 'candidates.bin'), 'candidates', meta, { pairs });
+    // The parts go into the file one after the other, where they belong: never concatenated in memory.
+    const file = await ArtifactWriter.create(workPath(out, 'candidates.bin'), 'candidates', meta, [{ name: 'pairs', type: 'Uint32Array', length: 2 * pairCount }]);
+    try {
+      let at = 0;
+      for (const part of merged) {
+        await file.writeRange('pairs', at, part);
+        at += part.length;
+      }
+      await file.commit();
+    } catch (error) {
+      await file.abort();
+      throw error;
+    }
     const articles = signatureMeta.articles;
     return {
       articles,
       bands: banding.bands,
       rows: banding.rows,
       ...(copyBanding ? { copyBands: copyBanding.bands, copyRows: copyBanding.rows } : {}),
-      candidatePairs: pairs.length / 2,
-      candidatesPerArticle: round(pairs.length / 2 / Math.max(articles, 1), 3),
+      candidatePairs: pairCount,
+      candidatesPerArticle: round(pairCount / Math.max(articles, 1), 3),
     };
   });
+}
+
+/**
+ * The bands tasks' pair lists merged into one sorted, distinct list, as consecutive parts (by first article)
+ * to be written one after the other: each of `workers` workers merges a part from every list, which the
+ * lists, in shared memory, give them without a copy. One list is the merge already.
+ */
+async function mergeFound(found: Uint32Array[], workers: number): Promise<Uint32Array[]> {
+  if (found.length === 1) return found;
+  const parts = Math.max(1, workers);
+  const bounds = mergeBounds(found, parts);
+  // A pool of its own: the band workers, and the garbage they held, are gone.
+  const pool = new WorkerPool(workers);
+  try {
+    return await Promise.all(
+      Array.from({ length: parts }, (_, part) => pool.run<MergeResult>({ task: 'merge', lists: found, from: bounds[part], to: bounds[part + 1] }).then((result) => result.pairs)),
+    );
+  } finally {
+    await pool.close();
+  }
 }
 
 interface ClusterMeta {

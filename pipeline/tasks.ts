@@ -3,7 +3,7 @@
  * tables), as pure functions over one batch or share of the work, so they run the same in a worker thread or
  * inline.
  */
-import { type BandRange, type BandedSignatures, type IndexMatches, TonightBuckets, findCandidatesIn, matchIndexedRange } from './candidates.js';
+import { type BandRange, type BandedSignatures, type IndexMatches, TonightBuckets, findCandidatesIn, matchIndexedRange, mergeCandidateRange } from './candidates.js';
 import { type ClusterOptions, HISTOGRAM_SLOTS, type VerifiedPairs, verifyPairs } from './cluster.js';
 import { type FeatureSets, type FeatureValues, selectRange } from './feature-sets.js';
 import { isFact } from './facts.js';
@@ -150,6 +150,24 @@ export interface BandsTask {
 
 export interface BandsResult {
   task: 'bands';
+  /** In shared memory, so that the merge tasks read every worker's pairs without a copy. */
+  pairs: Uint32Array;
+}
+
+/**
+ * The pairs whose first article is in from .. to - 1 of the bands tasks' lists, merged
+ * (candidates.ts, mergeCandidateRange).
+ */
+export interface MergeTask {
+  task: 'merge';
+  /** Each bands task's pairs, in shared memory. */
+  lists: Uint32Array[];
+  from: number;
+  to: number;
+}
+
+export interface MergeResult {
+  task: 'merge';
   pairs: Uint32Array;
 }
 
@@ -162,8 +180,8 @@ export interface TablesResult {
   pieces: Uint8Array[];
 }
 
-export type TaskRequest = ShingleTask | SignTask | VerifyTask | PrepareTask | WeighTask | MatchTask | BandsTask | TablesTask;
-export type TaskResult = ShingleResult | SignResult | VerifyResult | PrepareResult | WeighResult | MatchResult | BandsResult | TablesResult;
+export type TaskRequest = ShingleTask | SignTask | VerifyTask | PrepareTask | WeighTask | MatchTask | BandsTask | MergeTask | TablesTask;
+export type TaskResult = ShingleResult | SignResult | VerifyResult | PrepareResult | WeighResult | MatchResult | BandsResult | MergeResult | TablesResult;
 
 export function runTask(request: TaskRequest): TaskResult {
   switch (request.task) {
@@ -183,7 +201,9 @@ export function runTask(request: TaskRequest): TaskResult {
     case 'weigh':
       return { task: 'weigh', counts: weighPart(request.sets, request.weighting, request.codes, request.part, request.parts, request.population) };
     case 'bands':
-      return { task: 'bands', pairs: findCandidatesIn(request.sources, request.maxBucketSize, request.pinned, request.range) };
+      return { task: 'bands', pairs: findCandidatesIn(request.sources, request.maxBucketSize, request.pinned, request.range, true) };
+    case 'merge':
+      return { task: 'merge', pairs: mergeCandidateRange(request.lists, request.from, request.to) };
     case 'match': {
       // A worker builds tonight's buckets once for all the ranges it is given.
       if (buckets?.key !== request.key) buckets = { key: request.key, value: new TonightBuckets(request.tonight, request.lookFor, request.bandCount) };
@@ -197,6 +217,7 @@ export function runTask(request: TaskRequest): TaskResult {
 
 let buckets: { key: string; value: TonightBuckets } | undefined;
 
+/** The buffers a worker hands over with its result; a bands task's pairs are in shared memory, and are not among them. */
 export function transferablesOf(result: TaskResult): ArrayBuffer[] {
   const arrays =
     result.task === 'shingle'
@@ -207,7 +228,7 @@ export function transferablesOf(result: TaskResult): ArrayBuffer[] {
           ? [...Object.values(result.pairs), result.histogram]
           : result.task === 'match'
             ? [result.matched, result.partnerStarts, result.partners]
-            : result.task === 'bands'
+            : result.task === 'merge'
               ? [result.pairs]
               : result.task === 'weigh' && result.counts
                 ? [result.counts.features, result.counts.counts]

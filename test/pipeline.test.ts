@@ -373,7 +373,8 @@ test('CSV cells with quotes, commas and line breaks survive a round trip', async
 });
 
 test('outputs are byte-identical whatever the number of worker threads', async () => {
-  const files = [...REPORTS, 'work/similarities.json'];
+  // candidates.bin: with 3 workers, 3 lists of pairs merged in 3 parts; with 0 or 1, one list.
+  const files = [...REPORTS, 'work/similarities.json', 'work/candidates.bin'];
   const outputs: Buffer[][] = [];
   for (const workers of [0, 1, 3]) {
     const out = await scratch();

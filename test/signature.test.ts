@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { findCandidates, findCandidatesIn, mergeCandidates } from '../pipeline/candidates.js';
+import { findCandidates, findCandidatesIn, mergeBounds, mergeCandidateRange } from '../pipeline/candidates.js';
 import { mix32, randomStream } from '../pipeline/hash.js';
 import { candidateProbability, optimalBanding } from '../pipeline/lsh-params.js';
 import { setSimilarity } from '../pipeline/similarity.js';
@@ -190,9 +190,87 @@ test('candidates of bands split into ranges (one per worker), merged, are those 
   for (const parts of [2, 3, 11]) {
     const ranges = Array.from({ length: parts }, (_, part) => findCandidatesIn(sources, 40, undefined, { from: Math.floor((part * 11) / parts), to: Math.floor(((part + 1) * 11) / parts) }));
     assert.ok(ranges.every((r) => r.length < whole.length), 'each range finds only part of the pairs');
-    assert.deepEqual(mergeCandidates(ranges), whole, `${parts} parts`);
+    for (const mergeParts of [1, 2, 3]) assert.deepEqual(mergedInParts(ranges, mergeParts), whole, `${parts} band ranges, ${mergeParts} merge parts`);
   }
 });
+
+/** Candidate lists merged as the candidates stage does with `parts` workers: a part each, one after the other. */
+function mergedInParts(lists: Uint32Array[], parts: number): Uint32Array {
+  const bounds = mergeBounds(lists, parts);
+  assert.equal(bounds.length, parts + 1);
+  const merged = Array.from({ length: parts }, (_, part) => mergeCandidateRange(lists, bounds[part], bounds[part + 1]));
+  return Uint32Array.from(merged.flatMap((part) => [...part]));
+}
+
+/** Pairs [i0, j0, i1, j1, ...] as a sorted, distinct candidate list. */
+const pairList = (...pairs: Array<[number, number]>): Uint32Array => Uint32Array.from(pairs.flat());
+
+test('merging candidate lists in parts by first article gives the same pairs for 1, 2 or 3 parts, at any bounds', () => {
+  const lists = [
+    // Pairs in several lists (0-5, 2-3, 2-9, 7-8), articles in one list only (1, 4, 6), ties on i across lists.
+    pairList([0, 5], [0, 6], [2, 3], [2, 9], [7, 8]),
+    pairList(),
+    pairList([0, 5], [1, 2], [2, 3], [2, 4], [7, 8], [7, 9]),
+    pairList([2, 9], [4, 5], [6, 7], [7, 8]),
+  ];
+  const expected = pairList([0, 5], [0, 6], [1, 2], [2, 3], [2, 4], [2, 9], [4, 5], [6, 7], [7, 8], [7, 9]);
+  for (const parts of [1, 2, 3]) {
+    assert.deepEqual(mergedInParts(lists, parts), expected, `${parts} parts`);
+    assert.deepEqual(mergedInParts([...lists].reverse(), parts), expected, `${parts} parts, lists in reverse`);
+  }
+  // Whatever the bounds (an article's pairs never split), the parts together are the whole.
+  for (let first = 0; first <= 8; first++) {
+    for (let second = first; second <= 8; second++) {
+      const parts = [mergeCandidateRange(lists, 0, first), mergeCandidateRange(lists, first, second), mergeCandidateRange(lists, second, 8)];
+      assert.deepEqual(Uint32Array.from(parts.flatMap((part) => [...part])), expected, `bounds ${first}, ${second}`);
+    }
+  }
+  assert.deepEqual(mergeCandidateRange(lists, 3, 4), pairList(), 'no pairs start at article 3');
+  assert.deepEqual(mergeCandidateRange([lists[3]], 0, 8), lists[3], 'one list is its own merge');
+  for (const parts of [1, 2, 3]) {
+    assert.deepEqual(mergedInParts([], parts), pairList(), `no lists, ${parts} parts`);
+    assert.deepEqual(mergedInParts([pairList(), pairList()], parts), pairList(), `empty lists, ${parts} parts`);
+  }
+});
+
+test('merge bounds share the pairs out evenly by first article, and the merge matches a set union on random lists', () => {
+  let state = 11;
+  // The high bits: the low bits of this generator repeat after a few steps.
+  const random = () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0) >>> 16;
+  for (let round = 0; round < 20; round++) {
+    const n = 1 + (random() % 60);
+    const lists = Array.from({ length: 1 + (random() % 4) }, () => {
+      const pairs = new Set<number>();
+      const size = random() % 3 === 0 ? 0 : random() % 200;
+      for (let p = 0; p < size; p++) {
+        const i = random() % n;
+        const j = random() % n;
+        if (i < j) pairs.add(i * n + j);
+      }
+      return pairList(...[...pairs].sort((a, b) => a - b).map((key): [number, number] => [Math.floor(key / n), key % n]));
+    });
+    const union = [...new Set(lists.flatMap((list) => Array.from({ length: list.length / 2 }, (_, p) => list[2 * p] * n + list[2 * p + 1])))].sort((a, b) => a - b);
+    const expected = pairList(...union.map((key): [number, number] => [Math.floor(key / n), key % n]));
+    for (const parts of [1, 2, 3]) {
+      assert.deepEqual(mergedInParts(lists, parts), expected, `round ${round}, ${parts} parts`);
+      const bounds = mergeBounds(lists, parts);
+      assert.ok(bounds.every((bound, p) => p === 0 || bound >= bounds[p - 1]), 'bounds in order');
+      // Each part's pairs (of all the lists) fall short of an even share by less than one article's pairs.
+      const total = lists.reduce((sum, list) => sum + list.length / 2, 0);
+      const pairsOf = (from: number, to: number) => lists.reduce((sum, list) => sum + pairsStartingIn(list, from, to), 0);
+      let mostOneArticle = 0;
+      for (let i = 0; i < n; i++) mostOneArticle = Math.max(mostOneArticle, pairsOf(i, i + 1));
+      for (let p = 0; p < parts; p++) assert.ok(Math.abs(pairsOf(bounds[p], bounds[p + 1]) - total / parts) <= mostOneArticle + 1, `round ${round}, part ${p} of ${parts}`);
+    }
+  }
+});
+
+/** The pairs of one list whose first article is in from .. to - 1, counted the slow way. */
+function pairsStartingIn(list: Uint32Array, from: number, to: number): number {
+  let count = 0;
+  for (let p = 0; p < list.length; p += 2) if (list[p] >= from && list[p] < to) count++;
+  return count;
+}
 
 test('weights: plain IDF all but drops features every article has; a df cap and facts stay out of signatures only', () => {
   // Three articles: feature 6 is in all of them, 8 in two, 10 in one (even hashes: wording, not facts).
