@@ -11,7 +11,6 @@
  *   cluster   + shingles.bin    -> work/clusters.bin     (verified pairs, cluster per article)
  *   report    all of the above  -> documents.csv, clusters.csv, pairs.csv, deduplicated.jsonl, run.json
  */
-import { createReadStream } from 'node:fs';
 import { readFile, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -128,43 +127,22 @@ export async function* readStoredArticles(out: string): AsyncGenerator<StoredArt
   for await (const lines of readWorkLines(out)) for (const line of lines) yield JSON.parse(line) as StoredArticle;
 }
 
-/** Bytes of work/articles.jsonl read at a time. */
-const WORK_READ_CHUNK = 1 << 20;
-
 /**
- * The lines of work/articles.jsonl, a chunk of the file's lines at a time: a line at a time, a million
- * articles cost the report stage seconds of promises alone. `read.bytes`, when given, follows how many bytes
- * of it were read (progress).
+ * The lines of work/articles.jsonl, decoded, a chunk of the file's lines at a time (readWorkLineBytes): a line
+ * at a time, a million articles cost seconds of promises alone. `read.bytes`, when given, follows how many
+ * bytes of it were read (progress).
  */
 async function* readWorkLines(out: string, read?: { bytes: number }): AsyncGenerator<string[]> {
-  const path = workPath(out, 'articles.jsonl');
-  const stream = createReadStream(path, { encoding: 'utf8', highWaterMark: WORK_READ_CHUNK });
-  const opened = new Promise<void>((resolve, reject) => {
-    stream.once('ready', resolve);
-    stream.once('error', (error: NodeJS.ErrnoException) =>
-      // A missing stage file is a mistake in the command (exit code 1 and a message), not a crash.
-      reject(error.code === 'ENOENT' ? new InputError(path, undefined, `does not exist: run \`neardup read INPUT... --out ${out}\` first`) : error),
-    );
-  });
-  await opened;
-  // The file's lines end in "\n" (JSON strings escape their line breaks); a chunk's last, unfinished line
-  // waits for the next chunk.
-  let unfinished = '';
-  for await (const piece of stream as AsyncIterable<string>) {
-    const lines = (unfinished + piece).split('\n');
-    unfinished = lines.pop()!;
-    if (read !== undefined) read.bytes = stream.bytesRead;
-    const kept = lines.filter((line) => line !== '');
-    if (kept.length > 0) yield kept;
+  for await (const { bytes, starts, ends, count } of readWorkLineBytes(out, read)) {
+    yield Array.from({ length: count }, (_, q) => bytes.toString('utf8', starts[q], ends[q]));
   }
-  if (unfinished !== '') yield [unfinished];
 }
 
 /** The lines of work/articles.jsonl as bytes (byte-lines.ts, readByteLines); a missing file names the stage to run. */
-async function* readWorkLineBytes(out: string): AsyncGenerator<ByteLines> {
+async function* readWorkLineBytes(out: string, read?: { bytes: number }): AsyncGenerator<ByteLines> {
   const path = workPath(out, 'articles.jsonl');
   try {
-    yield* readByteLines(path);
+    yield* readByteLines(path, read);
   } catch (error) {
     // A missing stage file is a mistake in the command (exit code 1 and a message), not a crash.
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new InputError(path, undefined, `does not exist: run \`neardup read INPUT... --out ${out}\` first`);
