@@ -288,23 +288,23 @@ const QUOTE = 0x22;
  * Whether bytes[start .. end), a line of work/articles.jsonl, is the stored article `id`: its first field is
  * the id.
  */
-function isStoredLineOf(bytes: Uint8Array, start: number, end: number, id: string): boolean {
+function isStoredLineOf(bytes: Buffer, start: number, end: number, id: string): boolean {
   let at = start;
   for (let c = 0; c < ID_START.length; c++) if (at === end || bytes[at++] !== ID_START[c]) return false;
   for (let c = 0; c < id.length; c++) {
     const code = id.charCodeAt(c);
     // Most ids are printable ASCII without quotes or backslashes, the same in JSON, compared a code unit to a
     // byte; the others as the UTF-8 bytes of their JSON.
-    if (code < 0x20 || code > 0x7e || code === QUOTE || code === 0x5c) return startsWithBytes(bytes, start, end, Buffer.from(`{"id":${JSON.stringify(id)}`));
+    if (code < 0x20 || code > 0x7e || code === QUOTE || code === 0x5c) return startsWithJson(bytes, start, end, id);
     if (at === end || bytes[at++] !== code) return false;
   }
   if (at === end || bytes[at++] !== QUOTE) return false;
   return at < end && (bytes[at] === COMMA || bytes[at] === CLOSE_BRACE);
 }
 
-function startsWithBytes(bytes: Uint8Array, start: number, end: number, prefix: Uint8Array): boolean {
-  if (end - start <= prefix.length) return false;
-  for (let c = 0; c < prefix.length; c++) if (bytes[start + c] !== prefix[c]) return false;
+function startsWithJson(bytes: Buffer, start: number, end: number, id: string): boolean {
+  const prefix = Buffer.from(`{"id":${JSON.stringify(id)}`);
+  if (end - start <= prefix.length || !prefix.equals(bytes.subarray(start, start + prefix.length))) return false;
   const next = bytes[start + prefix.length];
   return next === COMMA || next === CLOSE_BRACE;
 }
@@ -314,16 +314,10 @@ const ORIGIN_KEY = Buffer.from(',"origin":');
 /**
  * Where a stored line (bytes[start .. end)) ends without its last field, origin, and without the closing
  * brace. Inside a JSON string every quote is escaped, so `,"origin":` with a bare quote is the key itself.
- * It is the last field, so it is looked for from the end.
  */
-function withoutOrigin(bytes: Uint8Array, start: number, end: number): number {
-  for (let at = end - ORIGIN_KEY.length; at >= start; at--) {
-    if (bytes[at] !== COMMA) continue;
-    let c = 1;
-    while (c < ORIGIN_KEY.length && bytes[at + c] === ORIGIN_KEY[c]) c++;
-    if (c === ORIGIN_KEY.length) return at;
-  }
-  return end - 1;
+function withoutOrigin(bytes: Buffer, start: number, end: number): number {
+  const at = bytes.subarray(start, end).lastIndexOf(ORIGIN_KEY);
+  return at >= 0 ? start + at : end - 1;
 }
 
 /**
