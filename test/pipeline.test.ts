@@ -413,61 +413,56 @@ test('a line writer that flushes to disk as it goes writes every line, and nothi
   }
 });
 
+/** Up to `pieces` - 1 random picks from `alphabet`, joined. */
+const randomText = (random: () => number, alphabet: string[], pieces: number): string => {
+  let text = '';
+  for (let i = random() % pieces; i > 0; i--) text += alphabet[random() % alphabet.length];
+  return text;
+};
+
 test('a file read as byte lines gives its non-empty lines, whatever the size of the pieces read', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'neardup-bytelines-'));
-  try {
-    const random = randomStream(9);
-    const alphabet = ['a', 'é', '😀', '\n', '\n\n', 'x'.repeat(70)];
-    for (let trial = 0; trial < 40; trial++) {
-      let text = '';
-      for (let i = random() % 60; i > 0; i--) text += alphabet[random() % alphabet.length];
-      const path = join(dir, `f${trial}`);
-      await writeFile(path, text);
-      const expected = text.split('\n').filter((line) => line !== '');
-      for (const pieceBytes of [1, 3, 16, 1 << 20]) {
-        const got: string[] = [];
-        const read = { bytes: 0 };
-        for await (const { bytes, starts, ends, count } of readByteLines(path, read, pieceBytes)) {
-          for (let q = 0; q < count; q++) got.push(bytes.toString('utf8', starts[q], ends[q]));
-        }
-        assert.deepEqual(got, expected, `${JSON.stringify(text)} in pieces of ${pieceBytes}`);
-        assert.equal(read.bytes, Buffer.byteLength(text));
+  const dir = await scratch();
+  const random = randomStream(9);
+  for (let trial = 0; trial < 40; trial++) {
+    const text = randomText(random, ['a', 'é', '😀', '\n', '\n\n', 'x'.repeat(70)], 60);
+    const path = join(dir, `f${trial}`);
+    await writeFile(path, text);
+    const expected = text.split('\n').filter((line) => line !== '');
+    for (const pieceBytes of [1, 3, 16, 1 << 20]) {
+      const got: string[] = [];
+      const read = { bytes: 0 };
+      for await (const { bytes, starts, ends, count } of readByteLines(path, read, pieceBytes)) {
+        for (let q = 0; q < count; q++) got.push(bytes.toString('utf8', starts[q], ends[q]));
       }
+      assert.deepEqual(got, expected, `${JSON.stringify(text)} in pieces of ${pieceBytes}`);
+      assert.equal(read.bytes, Buffer.byteLength(text));
     }
-  } finally {
-    await rm(dir, { recursive: true, force: true });
   }
 });
 
 test('a line writer gives the bytes of what it was given, text and bytes in turn, across buffer boundaries and characters of every length', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'neardup-lines-'));
-  try {
-    const random = randomStream(3);
-    const alphabet = ['a', 'é', '€', '😀', '\n', 'x'.repeat(50)];
-    for (const bufferBytes of [4, 7, 64, 1 << 20]) {
-      const path = join(dir, `lines-${bufferBytes}.txt`);
-      const writer = await AtomicLineWriter.create(path, 100, bufferBytes);
-      const expected: Buffer[] = [];
-      for (let piece = 0; piece < 300; piece++) {
-        let text = '';
-        for (let i = random() % 20; i > 0; i--) text += alphabet[random() % alphabet.length];
-        const bytes = Buffer.from(text);
-        if (piece % 3 === 0) {
-          // Only a part of the bytes, from a buffer the caller then overwrites.
-          const from = random() % (bytes.length + 1);
-          await writer.writeBytes(bytes, from);
-          expected.push(Buffer.from(bytes.subarray(from)));
-          bytes.fill(0);
-        } else {
-          await writer.write(text);
-          expected.push(bytes);
-        }
+  const dir = await scratch();
+  const random = randomStream(3);
+  for (const bufferBytes of [4, 7, 64, 1 << 20]) {
+    const path = join(dir, `lines-${bufferBytes}.txt`);
+    const writer = await AtomicLineWriter.create(path, 100, bufferBytes);
+    const expected: Buffer[] = [];
+    for (let piece = 0; piece < 300; piece++) {
+      const text = randomText(random, ['a', 'é', '€', '😀', '\n', 'x'.repeat(50)], 20);
+      const bytes = Buffer.from(text);
+      if (piece % 3 === 0) {
+        // Only a part of the bytes, from a buffer the caller then overwrites.
+        const from = random() % (bytes.length + 1);
+        await writer.writeBytes(bytes, from);
+        expected.push(Buffer.from(bytes.subarray(from)));
+        bytes.fill(0);
+      } else {
+        await writer.write(text);
+        expected.push(bytes);
       }
-      await writer.commit();
-      assert.deepEqual(await readFile(path), Buffer.concat(expected), `buffers of ${bufferBytes} bytes`);
     }
-  } finally {
-    await rm(dir, { recursive: true, force: true });
+    await writer.commit();
+    assert.deepEqual(await readFile(path), Buffer.concat(expected), `buffers of ${bufferBytes} bytes`);
   }
 });
 
