@@ -35,6 +35,7 @@ import {
   estimateScreen,
   pairScorer,
 } from './cluster.js';
+import { allocateFactFingerprints } from './fact-fingerprints.js';
 import { type FeatureSets, FeatureSetsBuilder, type FeatureValues, type WeightCodes, allocateSubset } from './feature-sets.js';
 import { optimalBanding } from './lsh-params.js';
 import { type PipelineOptions } from './options.js';
@@ -814,13 +815,14 @@ async function verifyCandidates(
   try {
     await Promise.all(ranges.map((range) => pool.run({ task: 'prepare', features: sets, totals, ...range })));
     facts = allocateSubset(sets, (i) => totals[TOTAL_SLOTS * i + FACT_COUNT], true);
-    await Promise.all(ranges.map((range) => pool.run({ task: 'prepare', features: sets, totals, facts, ...range })));
+    const prints = allocateFactFingerprints(n, sets.weightOfCode, true);
+    await Promise.all(ranges.map((range) => pool.run({ task: 'prepare', features: sets, totals, facts: { sets: facts, prints }, ...range })));
     // Each chunk of candidates is read as it is sent (in shared memory: the worker gets it without a copy),
     // at most two per worker ahead: the stage never holds all candidates, hundreds of megabytes at a million.
     const inFlight = new InFlight(2 * Math.max(1, workers));
     for (let from = 0, chunk = 0; from < candidateValues; from += 2 * VERIFY_CHUNK, chunk++) {
       const pairs = (await candidates.readRange('pairs', from, Math.min(candidateValues, from + 2 * VERIFY_CHUNK), true)) as Uint32Array;
-      const task = pool.run<VerifyResult>({ task: 'verify', features: sets, signatures, k: signatureMeta.k, candidates: pairs, totals, facts, options: clusterOptions });
+      const task = pool.run<VerifyResult>({ task: 'verify', features: sets, signatures, k: signatureMeta.k, candidates: pairs, totals, facts, prints, options: clusterOptions });
       await inFlight.add(
         task.then((result) => {
           // In chunk order, whichever worker finishes first: the result does not depend on the workers.

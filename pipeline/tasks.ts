@@ -11,6 +11,7 @@ import { cleanArticle } from './normalize.js';
 import { type CsvTableRequest, csvTable } from './report.js';
 import { articleTotals } from './similarity.js';
 import { type ShingleOptions, Shingler } from './shingle.js';
+import { type FactFingerprints, writeFactFingerprints } from './fact-fingerprints.js';
 import { type EngineName, type SignatureEngine, createEngine } from './signature.js';
 import { type FeatureCounts, type IdfPopulation, WeightedReplicator, type Weighting, signatureWeight, weighPart } from './weights.js';
 
@@ -71,6 +72,8 @@ export interface VerifyTask {
   totals: Float64Array<ArrayBufferLike>;
   /** The facts of `features` alone, in shared memory too. */
   facts: FeatureSets;
+  /** Their fingerprints, in shared memory too. */
+  prints: FactFingerprints;
   options: Pick<ClusterOptions, 'threshold' | 'measure' | 'factAgreement'>;
 }
 
@@ -90,7 +93,8 @@ export interface PrepareTask {
   task: 'prepare';
   features: FeatureSets;
   totals: Float64Array<ArrayBufferLike>;
-  facts?: FeatureSets;
+  /** Given, the task fills them (and their fingerprints) instead of the totals. */
+  facts?: { sets: FeatureSets; prints: FactFingerprints };
   from: number;
   to: number;
 }
@@ -191,12 +195,15 @@ export function runTask(request: TaskRequest): TaskResult {
       return signBatch(request);
     case 'verify': {
       const histogram = new Uint32Array(HISTOGRAM_SLOTS);
-      const pairs = verifyPairs(request.features, request.signatures, request.k, request.candidates, request.options, request.totals, request.facts, histogram);
+      const pairs = verifyPairs(request.features, request.signatures, request.k, request.candidates, request.options, request.totals, request.facts, histogram, request.prints);
       return { task: 'verify', pairs, histogram };
     }
     case 'prepare':
       if (request.facts === undefined) articleTotals(request.features, request.totals, request.from, request.to);
-      else selectRange(request.features, isFact, request.facts, request.from, request.to);
+      else {
+        selectRange(request.features, isFact, request.facts.sets, request.from, request.to);
+        writeFactFingerprints(request.facts.sets, request.facts.prints, request.from, request.to);
+      }
       return { task: 'prepare' };
     case 'weigh':
       return { task: 'weigh', counts: weighPart(request.sets, request.weighting, request.codes, request.part, request.parts, request.population) };
