@@ -819,12 +819,18 @@ async function verifyCandidates(
     await Promise.all(ranges.map((range) => pool.run({ task: 'prepare', features: sets, totals, facts: { sets: facts, prints }, ...range })));
     // Each chunk of candidates is read as it is sent (in shared memory: the worker gets it without a copy),
     // at most two per worker ahead: the stage never holds all candidates, hundreds of megabytes at a million.
+    // A chunk's buffer is read into again once its chunk is verified: buffers let go instead were freed only
+    // when the collector came to them, and at a million articles 400 MB of them piled up on the features.
     const inFlight = new InFlight(2 * Math.max(1, workers));
+    const freeBuffers: Uint32Array[] = [];
     for (let from = 0, chunk = 0; from < candidateValues; from += 2 * VERIFY_CHUNK, chunk++) {
-      const pairs = (await candidates.readRange('pairs', from, Math.min(candidateValues, from + 2 * VERIFY_CHUNK), true)) as Uint32Array;
+      const buffer = freeBuffers.pop() ?? allocate(Uint32Array, 2 * VERIFY_CHUNK, true);
+      const pairs = buffer.subarray(0, Math.min(candidateValues, from + 2 * VERIFY_CHUNK) - from);
+      await candidates.readRangeInto('pairs', from, pairs);
       const task = pool.run<VerifyResult>({ task: 'verify', features: sets, signatures, k: signatureMeta.k, candidates: pairs, totals, facts, prints, options: clusterOptions });
       await inFlight.add(
         task.then((result) => {
+          freeBuffers.push(buffer);
           // In chunk order, whichever worker finishes first: the result does not depend on the workers.
           verified[chunk] = result.pairs;
           // Counts add up in any order: the histogram does not depend on the workers either.
