@@ -625,8 +625,8 @@ export function candidatesStage(
     const sources = bandedSources(signatures, copySignatures, signatureMeta.k, signatureMeta.copyK, options);
     const [banding, copyBanding] = sources;
     const bands = sources.reduce((sum, source) => sum + source.bands, 0);
-    // Each worker takes an even share of the bands and returns its pairs sorted and distinct; merged, they
-    // are the pairs of one pass over all the bands, whatever the number of workers.
+    // Each worker takes an even share of the bands (candidates.ts, BandShare) and returns its pairs sorted and
+    // distinct; merged, they are the pairs of one pass over all the bands, whatever the number of workers.
     const parts = Math.max(1, Math.min(options.workers, bands));
     const sharedPinned = pinned && sharedCopy(pinned);
     const pool = new WorkerPool(options.workers);
@@ -634,9 +634,10 @@ export function candidatesStage(
     let found: Uint32Array[];
     try {
       found = await Promise.all(
-        evenRanges(bands, parts).map((range) => {
-          const task = pool.run<BandsResult>({ task: 'bands', sources, maxBucketSize, pinned: sharedPinned, range });
-          return task.then((result) => (shown.advance(range.to - range.from), result.pairs));
+        Array.from({ length: parts }, (_, part) => {
+          const task = pool.run<BandsResult>({ task: 'bands', sources, maxBucketSize, pinned: sharedPinned, share: { part, parts } });
+          // The bands numbered part, part + parts, ...
+          return task.then((result) => (shown.advance(Math.ceil((bands - part) / parts)), result.pairs));
         }),
       );
     } finally {

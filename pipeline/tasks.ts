@@ -3,7 +3,7 @@
  * tables), as pure functions over one batch or share of the work, so they run the same in a worker thread or
  * inline.
  */
-import { type BandRange, type BandedSignatures, type IndexMatches, TonightBuckets, findCandidatesIn, matchIndexedRange, mergeCandidateRange } from './candidates.js';
+import { type BandShare, type BandedSignatures, type IndexMatches, TonightBuckets, findCandidatesIn, matchIndexedRange, mergeCandidateRange } from './candidates.js';
 import { type ClusterOptions, HISTOGRAM_SLOTS, type VerifiedPairs, verifyPairs } from './cluster.js';
 import { type FeatureSets, type FeatureValues, selectRange } from './feature-sets.js';
 import { isFact } from './facts.js';
@@ -143,13 +143,13 @@ export interface MatchResult extends IndexMatches {
   task: 'match';
 }
 
-/** Candidate pairs from the bands of `range` (candidates.ts, findCandidatesIn); signatures in shared memory. */
+/** Candidate pairs from the bands of `share` (candidates.ts, findCandidatesIn); signatures in shared memory. */
 export interface BandsTask {
   task: 'bands';
   sources: BandedSignatures[];
   maxBucketSize: number;
   pinned?: Uint8Array;
-  range: BandRange;
+  share: BandShare;
 }
 
 export interface BandsResult {
@@ -208,7 +208,7 @@ export function runTask(request: TaskRequest): TaskResult {
     case 'weigh':
       return { task: 'weigh', counts: weighPart(request.sets, request.weighting, request.codes, request.part, request.parts, request.population) };
     case 'bands':
-      return { task: 'bands', pairs: findCandidatesIn(request.sources, request.maxBucketSize, request.pinned, request.range, true) };
+      return { task: 'bands', pairs: findCandidatesIn(request.sources, request.maxBucketSize, request.pinned, request.share, true) };
     case 'merge':
       return { task: 'merge', pairs: mergeCandidateRange(request.lists, request.from, request.to) };
     case 'match': {

@@ -174,7 +174,7 @@ test('candidates are the pairs sharing a band, each once, sorted, whatever the b
   }
 });
 
-test('candidates of bands split into ranges (one per worker), merged, are those of one pass over all the bands', () => {
+test('candidates of bands split into interleaved shares (one per worker), merged, are those of one pass over all the bands', () => {
   // 300 articles over two signature sets whose values come from a small alphabet, so that bands collide often.
   let state = 7;
   const next = () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) >>> 16) % 5;
@@ -188,9 +188,9 @@ test('candidates of bands split into ranges (one per worker), merged, are those 
   const whole = findCandidatesIn(sources, 40);
   assert.ok(whole.length / 2 > 1000);
   for (const parts of [2, 3, 11]) {
-    const ranges = Array.from({ length: parts }, (_, part) => findCandidatesIn(sources, 40, undefined, { from: Math.floor((part * 11) / parts), to: Math.floor(((part + 1) * 11) / parts) }));
-    assert.ok(ranges.every((r) => r.length < whole.length), 'each range finds only part of the pairs');
-    for (const mergeParts of [1, 2, 3]) assert.deepEqual(mergedInParts(ranges, mergeParts), whole, `${parts} band ranges, ${mergeParts} merge parts`);
+    const shares = Array.from({ length: parts }, (_, part) => findCandidatesIn(sources, 40, undefined, { part, parts }));
+    assert.ok(shares.every((r) => r.length < whole.length), 'each share finds only part of the pairs');
+    for (const mergeParts of [1, 2, 3]) assert.deepEqual(mergedInParts(shares, mergeParts), whole, `${parts} band shares, ${mergeParts} merge parts`);
   }
 });
 
