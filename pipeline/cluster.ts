@@ -337,7 +337,6 @@ export function pairScore(exact: Float64Array, options: Pick<ClusterOptions, 'me
   return factsDisagree(exact, options.factAgreement) ? 0 : measureOf(options.measure, exact[JACCARD], exact[CONTAINMENT]);
 }
 
-/** Whether both articles have enough facts and share too few of them (from the fact slots of `exact`). */
 /**
  * Whether two articles whose facts weigh `totalA` and `totalB` and share at most `sharedAtMost` of that weight
  * disagree, however much they share below that: their fact Jaccard (similarity.ts) grows with the shared
@@ -350,6 +349,7 @@ function factsDisagreeUnder(sharedAtMost: number, totalA: number, totalB: number
   return union > 0 && shared / union < factAgreement;
 }
 
+/** Whether both articles have enough facts and share too few of them (from the fact slots of `exact`). */
 export function factsDisagree(exact: Float64Array, factAgreement: number): boolean {
   return factAgreement > 0 && exact[FACTS_A] >= MIN_FACTS && exact[FACTS_B] >= MIN_FACTS && exact[FACT_JACCARD] < factAgreement;
 }
