@@ -28,10 +28,22 @@ export interface Artifact<Meta> {
 
 const align8 = (x: number) => Math.ceil(x / 8) * 8;
 
-export async function writeArtifact(path: string, kind: string, meta: object, arrays: Record<string, StoredArray>): Promise<void> {
+/**
+ * An array to store, whole or as consecutive parts of one type: parts are written one after the other where
+ * they belong, never joined in memory (the candidate stage's merged parts, half a gigabyte at a million).
+ */
+export type StoredArrayParts = StoredArray | StoredArray[];
+
+export async function writeArtifact(path: string, kind: string, meta: object, arrays: Record<string, StoredArrayParts>): Promise<void> {
   const writer = await ArtifactWriter.create(path, kind, meta, arraySpecs(arrays));
   try {
-    for (const [name, array] of Object.entries(arrays)) await writer.write(name, array);
+    for (const [name, array] of Object.entries(arrays)) {
+      let at = 0;
+      for (const part of Array.isArray(array) ? array : [array]) {
+        await writer.writeRange(name, at, part);
+        at += part.length;
+      }
+    }
     await writer.commit();
   } catch (error) {
     await writer.abort();
@@ -49,8 +61,12 @@ export interface ArraySpec {
 }
 
 /** The specs of `arrays`, in their order. */
-export function arraySpecs(arrays: Record<string, StoredArray>): ArraySpec[] {
-  return Object.entries(arrays).map(([name, array]) => ({ name, type: typeOf(array), length: array.length }));
+export function arraySpecs(arrays: Record<string, StoredArrayParts>): ArraySpec[] {
+  return Object.entries(arrays).map(([name, array]) => {
+    const parts = Array.isArray(array) ? array : [array];
+    invariant(parts.length > 0 && parts.every((part) => typeOf(part) === typeOf(parts[0])), `array ${name}: one or more parts of one type`);
+    return { name, type: typeOf(parts[0]), length: parts.reduce((sum, part) => sum + part.length, 0) };
+  });
 }
 
 /**

@@ -649,18 +649,7 @@ export function candidatesStage(
     const pairCount = merged.reduce((sum, part) => sum + part.length / 2, 0);
     const meta: CandidateMeta = { lshThreshold, bands: banding.bands, rows: banding.rows, copyThreshold };
     // The parts go into the file one after the other, where they belong: never concatenated in memory.
-    const file = await ArtifactWriter.create(workPath(out, 'candidates.bin'), 'candidates', meta, [{ name: 'pairs', type: 'Uint32Array', length: 2 * pairCount }]);
-    try {
-      let at = 0;
-      for (const part of merged) {
-        await file.writeRange('pairs', at, part);
-        at += part.length;
-      }
-      await file.commit();
-    } catch (error) {
-      await file.abort();
-      throw error;
-    }
+    await writeArtifact(workPath(out, 'candidates.bin'), 'candidates', meta, { pairs: merged });
     const articles = signatureMeta.articles;
     return {
       articles,

@@ -473,6 +473,11 @@ test('work files: arrays come back as written; a missing, foreign or truncated f
     const values = Uint32Array.of(1, 2, 3, 0xffffffff);
     const weights = Float32Array.of(0.5, 1.5);
     await writeArtifact(path, 'things', { note: 'meta' }, { values, weights, empty: new Float64Array(0) });
+    // An array given in consecutive parts is stored as the whole would be.
+    const inParts = join(dir, 'parts.bin');
+    await writeArtifact(inParts, 'things', { note: 'meta' }, { values: [values.slice(0, 1), values.slice(1, 1), values.slice(1)], weights, empty: [new Float64Array(0)] });
+    assert.deepEqual(await readFile(inParts), await readFile(path));
+    await assert.rejects(writeArtifact(join(dir, 'mixed.bin'), 'things', {}, { values: [values, weights] }), /array values: one or more parts of one type/);
     for (const shared of [false, true]) {
       const { meta, arrays } = await readArtifact<{ note: string }>(path, 'things', 'make', shared);
       assert.equal(meta.note, 'meta');
