@@ -105,7 +105,7 @@ export function findCandidatesIn(
 
 /**
  * Where the parts of a merge of sorted, distinct candidate lists (findCandidatesIn over disjoint band
- * ranges) begin and end, by first article: `parts` + 1 bounds from 0 to one past the last first article, part
+ * shares) begin and end, by first article: `parts` + 1 bounds from 0 to one past the last first article, part
  * p taking the pairs whose first article is in bounds[p] .. bounds[p + 1] - 1 from every list
  * (mergeCandidateRange). Each part holds about as many of the lists' pairs as the next, so that workers
  * merging one each finish together; an article's pairs are never split between parts, so one article with

@@ -297,7 +297,7 @@ function touchFacts(prints: FactFingerprints, totals: Float64Array<ArrayBufferLi
     const j = candidates[2 * p + 1];
     sink += totals[TOTAL_SLOTS * j] + touchRecord(prints, j);
   }
-  // Used, so that the reads are not optimized away; never true of real weight codes and hashes.
+  // Used, so that the reads are not optimized away; never true of real totals and fact counts.
   if (sink < 0) throw new Error('unreachable');
   return to;
 }

@@ -16,7 +16,7 @@
 import { type FeatureSets } from './feature-sets.js';
 import { allocate } from './typed-arrays.js';
 
-/** Two-byte slots per record: the count, two unused, the unrecorded weight (a float32 over slots 2 and 3), the facts. */
+/** Two-byte slots per record: the count, one unused, the unrecorded weight (a float32 over slots 2 and 3), the facts. */
 const RECORD_SLOTS = 64;
 const FIRST_FACT = 4;
 export const RECORDED_FACTS = RECORD_SLOTS - FIRST_FACT;
@@ -61,20 +61,20 @@ export function writeFactFingerprints(facts: FeatureSets, prints: FactFingerprin
     const start = offsets[i];
     const end = offsets[i + 1];
     const at = RECORD_SLOTS * i;
-    let recorded: ArrayLike<number> = { length: end - start };
+    // When the facts do not all fit, their places, heaviest first: those that can tell two stories apart are
+    // recorded, and the rest only add their weight.
+    let heaviestFirst: number[] | undefined;
     let left = 0;
     if (end - start > RECORDED_FACTS) {
-      // The heaviest facts, those that can tell two stories apart; the rest only add their weight.
-      const byWeight = Array.from({ length: end - start }, (_, f) => start + f).sort((x, y) => weightOfCode[weightCodes[y]] - weightOfCode[weightCodes[x]] || x - y);
-      recorded = byWeight.slice(0, RECORDED_FACTS).map((p) => p - start);
-      for (const p of byWeight.slice(RECORDED_FACTS)) left += weightOfCode[weightCodes[p]];
+      heaviestFirst = Array.from({ length: end - start }, (_, f) => start + f).sort((x, y) => weightOfCode[weightCodes[y]] - weightOfCode[weightCodes[x]] || x - y);
+      for (const p of heaviestFirst.slice(RECORDED_FACTS)) left += weightOfCode[weightCodes[p]];
     }
     records[at] = Math.min(end - start, RECORDED_FACTS);
     records[at + 1] = 0;
     // Rounded up, so that the bound stays a bound.
     unrecorded[at / 2 + 1] = left === 0 ? 0 : Math.fround(left * (1 + 2 ** -20));
     for (let f = 0; f < records[at]; f++) {
-      const p = start + (end - start > RECORDED_FACTS ? (recorded as number[])[f] : f);
+      const p = heaviestFirst ? heaviestFirst[f] : start + f;
       records[at + FIRST_FACT + f] = ((values[p] >>> (32 - FINGERPRINT_BITS)) << CLASS_BITS) | classOfCode[weightCodes[p]];
     }
   }
