@@ -4,7 +4,7 @@
  *
  *   "NEARDUP1" | header length (uint32 LE) | header JSON | padding | array bytes ...
  */
-import { type FileHandle, open } from 'node:fs/promises';
+import { type FileHandle, access, open } from 'node:fs/promises';
 import { BackgroundFlush, commitTemporary, discardTemporary, openTemporary, writeAll } from './atomic-write.js';
 import invariant from 'tiny-invariant';
 import { InputError } from './errors.js';
@@ -199,16 +199,28 @@ export interface OpenArtifact<Meta> {
   close(): Promise<void>;
 }
 
+/** A missing stage file is a mistake in the command (exit code 1 and a message), not a crash. */
+const missingArtifact = (path: string, producedBy: string) =>
+  new InputError(path, undefined, `does not exist: run \`neardup ${producedBy}\` (or \`neardup run\`) with the same --out first`);
+
+/**
+ * Throws what openArtifact throws for a missing file, without reading the file's header: for a stage that
+ * reads the file later but names its producer first, as the earliest stage to run. (The header of
+ * work/shingles.bin holds every article's id: half a second to parse at a million articles.)
+ */
+export async function requireArtifact(path: string, producedBy: string): Promise<void> {
+  await access(path).catch((error: NodeJS.ErrnoException) => {
+    throw error.code === 'ENOENT' ? missingArtifact(path, producedBy) : error;
+  });
+}
+
 /** Opens an artifact written by `writeArtifact` and reads its header; says which stage to run when it is missing or foreign. */
 export async function openArtifact<Meta>(path: string, kind: string, producedBy: string): Promise<OpenArtifact<Meta>> {
   let file: FileHandle;
   try {
     file = await open(path, 'r');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-      // A missing stage file is a mistake in the command (exit code 1 and a message), not a crash.
-      throw new InputError(path, undefined, `does not exist: run \`neardup ${producedBy}\` (or \`neardup run\`) with the same --out first`);
-    }
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw missingArtifact(path, producedBy);
     throw error;
   }
   try {

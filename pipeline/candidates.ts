@@ -75,8 +75,11 @@ export function findCandidatesIn(
   invariant(n <= MAX_ARTICLES_PER_BATCH, `at most ${MAX_ARTICLES_PER_BATCH} articles per batch; shard the input`);
   // Each band's (key, article) pairs, sorted by key then article: one pair of arrays sorted into the other.
   const sorter = new KeySorter(n);
-  const pairs = new BucketPairs(n, maxBucketSize, pinned);
+  let shareBands = 0;
   let numbered = 0;
+  for (const { bands } of sources) for (let band = 0; band < bands; band++) if (numbered++ % share.parts === share.part) shareBands++;
+  const pairs = new BucketPairs(n, maxBucketSize, pinned, n * shareBands);
+  numbered = 0;
   for (const { signatures, k, bands, rows } of sources) {
     invariant(bands * rows <= k, `bands x rows (${bands} x ${rows}) must fit in the signature length ${k}`);
     invariant(signatures.length === n * k, 'one signature per article in every set');
@@ -453,17 +456,27 @@ export class TonightBuckets {
  * only a new article links them.
  */
 class BucketPairs {
-  private members = new Uint32Array(1024);
+  private members: Uint32Array;
   /** Bucket b is members[ends[b - 1] .. ends[b]) (ends[-1] = 0). */
-  private ends = new Uint32Array(256);
+  private ends: Uint32Array;
   private size = 0;
   private buckets = 0;
 
+  /**
+   * `capacity`: the most members the buckets can have, an article per band. Sized to it at once, the arrays
+   * never grow: grown by doubling, each copy was new memory, a page fault per 4 KB (about a second of system
+   * time a gigabyte here), and the pages past the last member are never touched.
+   */
   constructor(
     private readonly n: number,
     private readonly maxBucketSize: number,
     private readonly pinned: Uint8Array | undefined,
-  ) {}
+    capacity: number,
+  ) {
+    this.members = new Uint32Array(Math.max(2, capacity));
+    // A bucket has two members or more.
+    this.ends = new Uint32Array(Math.max(1, Math.floor(capacity / 2)));
+  }
 
   /** The articles of articles[from .. to), a bucket in increasing order. */
   addBucket(articles: Uint32Array, from: number, to: number): void {

@@ -15,7 +15,7 @@ import { readFile, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import invariant from 'tiny-invariant';
-import { ArtifactWriter, type OpenArtifact, arraySpecs, openArtifact, readArtifact, writeArtifact } from './artifact.js';
+import { ArtifactWriter, type OpenArtifact, arraySpecs, openArtifact, readArtifact, requireArtifact, writeArtifact } from './artifact.js';
 import { AtomicLineWriter, LINE_CHUNK_CHARS, writeFileAtomic } from './atomic-write.js';
 import { type ByteLines, readByteLines } from './byte-lines.js';
 import { type BandedSignatures, mergeBounds } from './candidates.js';
@@ -706,7 +706,7 @@ export function clusterStage(
     // articles) goes before the features (3 GB) are read, as in the sign stage.
     await collectGarbage();
     // When inputs are missing, the message names the earliest stage to run: the shingle stage's.
-    await (await openArtifact<ShingleMeta>(workPath(out, 'shingles.bin'), 'shingles', 'shingle')).close();
+    await requireArtifact(workPath(out, 'shingles.bin'), 'shingle');
     const signatureFile = await openArtifact<SignatureMeta>(workPath(out, 'signatures.bin'), 'signatures', 'sign');
     let clustering: Clustering;
     let histogram: Uint32Array;
