@@ -508,6 +508,26 @@ test('work files: arrays come back as written; a missing, foreign or truncated f
   }
 });
 
+test('work files: long lists of strings in the meta (ids) come back as written, stored as one joined string when no item has a line break', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'neardup-artifact-'));
+  try {
+    const ids = Array.from({ length: 3000 }, (_, i) => (i % 7 === 0 ? `ü-${i}` : `id ${i},"x"`));
+    const broken = [...ids.slice(0, 2000), 'two\nlines'];
+    const meta = { ids, broken, short: ['a', 'b'], empty: [] as string[], count: 3, name: 'x' };
+    const path = join(dir, 'meta.bin');
+    await writeArtifact(path, 'things', meta, { values: Uint32Array.of(7) });
+    const { meta: back, arrays } = await readArtifact<typeof meta>(path, 'things', 'make');
+    assert.deepEqual(back, meta);
+    assert.deepEqual([...arrays.values], [7]);
+    // Stored joined: one string in the header instead of thousands.
+    const header = (await readFile(path)).toString('utf8');
+    assert.ok(header.includes(JSON.stringify(ids.join('\n'))), 'the ids as one string');
+    assert.ok(header.includes(JSON.stringify(broken)), 'a list with a line break in an item stays an array');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('no CSV cell starts a spreadsheet formula: ids, titles and reasons from the input are made inert', async () => {
   const dir = await scratch();
   const seed = await readFile(join(SEEDS, (await readdir(SEEDS)).find((f) => f.startsWith('000'))!), 'utf8');
