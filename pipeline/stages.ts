@@ -239,7 +239,13 @@ async function* readIntoWork(
  * the same files as when run one after the other; the shingle stage's time includes the read stage's, whose
  * statistics say so (`alongside`).
  */
-export async function readAndShingleStages(inputs: string[], out: string, options: PipelineOptions): Promise<[StageStats, StageStats]> {
+export async function readAndShingleStages(
+  inputs: string[],
+  out: string,
+  options: PipelineOptions,
+  /** Given the features once work/shingles.bin is committed (see shingleStage). */
+  handOff?: (features: FeatureSets) => void,
+): Promise<[StageStats, StageStats]> {
   let finish!: (counts: ReadCounts) => void;
   let fail!: (error: unknown) => void;
   const readDone = new Promise<ReadCounts & { alongside: string }>((resolve, reject) => {
@@ -261,7 +267,7 @@ export async function readAndShingleStages(inputs: string[], out: string, option
       throw error;
     }
   }
-  const shingleStats = await shingleStage(out, options, 0, undefined, { records: source(), bytes: inputBytes });
+  const shingleStats = await shingleStage(out, options, 0, undefined, { records: source(), bytes: inputBytes }, handOff);
   return [await readStats, shingleStats];
 }
 
@@ -296,6 +302,11 @@ export function shingleStage(
   keepFirst = 0,
   population?: IdfPopulation,
   fromRead?: { records: AsyncIterable<StoredArticle[]>; bytes: number },
+  /**
+   * Given the features, weighed, in shared memory, once work/shingles.bin is committed: what the sign stage
+   * would read back from it (runPipeline). Not called when they are not in shared memory.
+   */
+  handOff?: (features: FeatureSets) => void,
 ): Promise<StageStats> {
   return timed(out, 'shingle', { ...options.shingles, weighting: options.weighting }, async () => {
     // Progress in bytes of work/articles.jsonl: its size is known before its articles are counted. Taken
@@ -427,6 +438,9 @@ export function shingleStage(
       }
       await writeFileAtomic(workPath(out, 'unusable.json'), JSON.stringify(unusable));
       await file.commit();
+      if (handOff !== undefined && sets.values.buffer instanceof SharedArrayBuffer && weightCodes.buffer instanceof SharedArrayBuffer) {
+        handOff({ ...sets, offsets: sharedCopy(sets.offsets) });
+      }
     } catch (error) {
       await file?.abort();
       throw error;
@@ -492,7 +506,17 @@ interface SignatureMeta {
  * `keepFirst` (nightly runs, see nightly.ts): the first `keepFirst` articles are those work/signatures.bin
  * already holds, with the features and weights they had then; their signatures are kept, not computed again.
  */
-export function signatureStage(out: string, options: Pick<PipelineOptions, 'engine' | 'k' | 'seed' | 'workers' | 'signatureMaxDf'>, keepFirst = 0): Promise<StageStats> {
+/**
+ * `inMemory`: the features of work/shingles.bin as the shingle stage of the same run handed them on, in
+ * shared memory (runPipeline): signed from there instead of read back a batch at a time. The signatures are
+ * the same.
+ */
+export function signatureStage(
+  out: string,
+  options: Pick<PipelineOptions, 'engine' | 'k' | 'seed' | 'workers' | 'signatureMaxDf'>,
+  keepFirst = 0,
+  inMemory?: FeatureSets,
+): Promise<StageStats> {
   return timed(out, 'sign', { engine: options.engine, k: options.k, seed: options.seed, signatureMaxDf: options.signatureMaxDf }, async () => {
     // What the stage before let go in the same run (the shingle stage's features, 3 GB at a million articles)
     // goes first: left to the collector's own schedule, it stayed while this stage's batches piled on top.
@@ -510,10 +534,15 @@ export function signatureStage(out: string, options: Pick<PipelineOptions, 'engi
       // the whole batch; with one, each batch's features are read as it is signed, so that the stage holds a
       // few batches' features at a time, not gigabytes.
       let whole: FeatureSets | undefined;
+      if (inMemory !== undefined) {
+        invariant(keepFirst === 0 && inMemory.offsets.length === n + 1 && inMemory.offsets[n] === offsets[n], 'the features handed on are those of work/shingles.bin');
+        whole = inMemory;
+      }
       let cappedWeights: Float32Array | undefined;
       if (weightFloor === undefined) {
-        whole = {
-          offsets,
+        // Shared, as the tasks are given them: the offsets too, which would otherwise be copied into every task.
+        whole ??= {
+          offsets: sharedCopy(offsets),
           values: (await file.read('values', true)) as Uint32Array,
           weightCodes: (await file.read('weightCodes', true)) as WeightCodes,
           weightOfCode,
@@ -1129,8 +1158,14 @@ export function stagesSeconds(stages: StageStats[]): number {
 /** All stages in order; returns their statistics. */
 export async function runPipeline(inputs: string[], out: string, options: PipelineOptions): Promise<StageStats[]> {
   const stats: StageStats[] = [];
-  stats.push(...(await readAndShingleStages(inputs, out, options)));
-  stats.push(await signatureStage(out, options));
+  // The shingle stage's features (3 GB at a million articles) go on to the sign stage in memory instead of
+  // being read back from work/shingles.bin, which it has just written, and are let go after it: the candidate
+  // stage, which does not need them, holds gigabytes of its own.
+  let features: FeatureSets | undefined;
+  stats.push(...(await readAndShingleStages(inputs, out, options, (handed) => (features = handed))));
+  stats.push(await signatureStage(out, options, 0, features));
+  features = undefined;
+  await collectGarbage();
   stats.push(await candidatesStage(out, options));
   stats.push(await clusterStage(out, options));
   stats.push(await reportStage(out, options));

@@ -222,7 +222,7 @@ test('a late stage re-runs alone on the earlier stages\' files', async () => {
   assert.equal((await readCsv(join(out, 'clusters.csv'))).length, 0);
 });
 
-test('a run shingles the articles as the read stage writes them: the same work files as the stages one by one', async () => {
+test('a run shingles the articles as the read stage writes them: the same work files as the stages one by one, signatures signed from the features handed on in memory included', async () => {
   // 2.4 MB of articles: several of the read stage's chunks (a megabyte each) and of the shingler's batches.
   const dir = await scratch();
   const line = (i: number, text = `Report ${i} from Kaluga: ${'the council met again and voted on the budget. '.repeat(8)}${i * 7919}`) =>
@@ -235,7 +235,9 @@ test('a run shingles the articles as the read stage writes them: the same work f
   const apart = await scratch();
   await readStage([SEEDS, dir], apart, DEFAULT_OPTIONS);
   await shingleStage(apart, DEFAULT_OPTIONS);
-  for (const file of ['articles.jsonl', 'rejected.json', 'shingles.bin', 'unusable.json']) {
+  // A run's sign stage signs the features the shingle stage hands on in memory; alone, it reads them back.
+  await signatureStage(apart, DEFAULT_OPTIONS);
+  for (const file of ['articles.jsonl', 'rejected.json', 'shingles.bin', 'unusable.json', 'signatures.bin']) {
     assert.ok((await readFile(join(together, 'work', file))).equals(await readFile(join(apart, 'work', file))), file);
   }
   for (const stage of ['read', 'shingle']) {
