@@ -505,8 +505,6 @@ interface SignatureMeta {
 /**
  * `keepFirst` (nightly runs, see nightly.ts): the first `keepFirst` articles are those work/signatures.bin
  * already holds, with the features and weights they had then; their signatures are kept, not computed again.
- */
-/**
  * `inMemory`: the features of work/shingles.bin as the shingle stage of the same run handed them on, in
  * shared memory (runPipeline): signed from there instead of read back a batch at a time. The signatures are
  * the same.
@@ -518,8 +516,9 @@ export function signatureStage(
   inMemory?: FeatureSets,
 ): Promise<StageStats> {
   return timed(out, 'sign', { engine: options.engine, k: options.k, seed: options.seed, signatureMaxDf: options.signatureMaxDf }, async () => {
-    // What the stage before let go in the same run (the shingle stage's features, 3 GB at a million articles)
-    // goes first: left to the collector's own schedule, it stayed while this stage's batches piled on top.
+    // What the stage before let go in the same run (the shingle stage's features, 3 GB at a million articles,
+    // when not handed on) goes first: left to the collector's own schedule, it stayed while this stage's
+    // batches piled on top.
     await collectGarbage();
     const file = await openArtifact<ShingleMeta>(workPath(out, 'shingles.bin'), 'shingles', 'shingle');
     const pool = new WorkerPool(options.workers);
