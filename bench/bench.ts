@@ -57,7 +57,8 @@ function signatureBench(): string[] {
   const chars = lines.reduce((sum, a) => sum + a.text.length, 0) / big.length;
   const k = DEFAULT_OPTIONS.k;
   // Each rate is the best of several passes: one pass over the articles takes a tenth of a second, and single
-  // passes of one build swung by 40% on this project's shared machines (bench runs of 2026-12-03).
+  // passes of the same engine code swung by 40% between two bench runs on this project's shared machines
+  // (2026-12-03).
   const bestOf = (passes: number, articles: number, pass: () => void) => {
     let best = 0;
     for (let p = 0; p < passes; p++) {
