@@ -56,6 +56,11 @@ export interface BandShare {
   parts: number;
 }
 
+/** How many of `bands` bands (numbered from 0) `share` holds: bands part, part + parts, ... */
+export function bandsInShare(bands: number, share: BandShare): number {
+  return Math.max(0, Math.ceil((bands - share.part) / share.parts));
+}
+
 /**
  * The same over several signature sets of the same articles: a pair is a candidate if any band of any set
  * agrees. `share`: only the bands of that share, so that workers can take a share of the bands each and
@@ -75,11 +80,8 @@ export function findCandidatesIn(
   invariant(n <= MAX_ARTICLES_PER_BATCH, `at most ${MAX_ARTICLES_PER_BATCH} articles per batch; shard the input`);
   // Each band's (key, article) pairs, sorted by key then article: one pair of arrays sorted into the other.
   const sorter = new KeySorter(n);
-  let shareBands = 0;
+  const pairs = new BucketPairs(n, maxBucketSize, pinned, n * bandsInShare(sources.reduce((sum, source) => sum + source.bands, 0), share));
   let numbered = 0;
-  for (const { bands } of sources) for (let band = 0; band < bands; band++) if (numbered++ % share.parts === share.part) shareBands++;
-  const pairs = new BucketPairs(n, maxBucketSize, pinned, n * shareBands);
-  numbered = 0;
   for (const { signatures, k, bands, rows } of sources) {
     invariant(bands * rows <= k, `bands x rows (${bands} x ${rows}) must fit in the signature length ${k}`);
     invariant(signatures.length === n * k, 'one signature per article in every set');
@@ -480,8 +482,8 @@ class BucketPairs {
 
   /** The articles of articles[from .. to), a bucket in increasing order. */
   addBucket(articles: Uint32Array, from: number, to: number): void {
-    while (this.size + (to - from) > this.members.length) this.members = doubled(this.members);
-    if (this.buckets === this.ends.length) this.ends = doubled(this.ends);
+    // Each band puts an article in one bucket at most: the capacity holds.
+    invariant(this.size + (to - from) <= this.members.length && this.buckets < this.ends.length, 'at most an article per band in the buckets');
     for (let x = from; x < to; x++) this.members[this.size++] = articles[x];
     this.ends[this.buckets++] = this.size;
   }

@@ -19,7 +19,7 @@ import invariant from 'tiny-invariant';
 import { ArtifactWriter, type OpenArtifact, arraySpecs, openArtifact, readArtifact, requireArtifact, writeArtifact } from './artifact.js';
 import { AtomicLineWriter, LINE_CHUNK_CHARS, writeFileAtomic } from './atomic-write.js';
 import { type ByteLines, readByteLines } from './byte-lines.js';
-import { type BandedSignatures, mergeBounds } from './candidates.js';
+import { type BandedSignatures, bandsInShare, mergeBounds } from './candidates.js';
 import {
   type ArticleKeys,
   type ClusterOptions,
@@ -665,8 +665,7 @@ export function candidatesStage(
       found = await Promise.all(
         Array.from({ length: parts }, (_, part) => {
           const task = pool.run<BandsResult>({ task: 'bands', sources, maxBucketSize, pinned: sharedPinned, share: { part, parts } });
-          // The bands numbered part, part + parts, ...
-          return task.then((result) => (shown.advance(Math.ceil((bands - part) / parts)), result.pairs));
+          return task.then((result) => (shown.advance(bandsInShare(bands, { part, parts })), result.pairs));
         }),
       );
     } finally {
