@@ -186,6 +186,27 @@ export class AtomicLineWriter {
     }
   }
 
+  /**
+   * Writes `text` if it fits in the buffer being filled, and says whether it did; nothing of it is written when
+   * it does not. A caller with many short pieces awaits `write` only for those that do not fit, instead of a
+   * promise per piece.
+   */
+  tryWrite(text: string): boolean {
+    // When the text does not fit, the bytes encodeInto put past `filled` are not counted, and are written over.
+    const { read, written } = this.encoder.encodeInto(text, this.buffer.subarray(this.filled));
+    if (read !== text.length) return false;
+    this.filled += written;
+    return true;
+  }
+
+  /** As tryWrite, for bytes[from .. to) (see writeBytes). */
+  tryWriteBytes(bytes: Uint8Array, from: number, to: number): boolean {
+    if (to - from > this.buffer.length - this.filled) return false;
+    this.buffer.set(bytes.subarray(from, to), this.filled);
+    this.filled += to - from;
+    return true;
+  }
+
   /** Starts writing the filled buffer, once the other one is free again, and fills the other one next. */
   private async send(): Promise<void> {
     await this.writing;

@@ -227,8 +227,11 @@ export async function writeReports(
           if (founder) representativeTitle.set(cluster, article.title);
         }
         if (founder && index < reported) {
-          await feed.writeBytes(bytes, start, withoutOrigin(bytes, start, end));
-          await feed.write(`,"cluster_id":${JSON.stringify(clusterIds[cluster])},"cluster_size":${size[cluster]}}\n`);
+          // Two pieces a line: awaited only when the writer's buffer is full.
+          const cut = withoutOrigin(bytes, start, end);
+          if (!feed.tryWriteBytes(bytes, start, cut)) await feed.writeBytes(bytes, start, cut);
+          const rest = `,"cluster_id":${JSON.stringify(clusterIds[cluster])},"cluster_size":${size[cluster]}}\n`;
+          if (!feed.tryWrite(rest)) await feed.write(rest);
         }
         index++;
       }

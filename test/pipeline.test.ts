@@ -449,22 +449,36 @@ test('a line writer gives the bytes of what it was given, text and bytes in turn
     const path = join(dir, `lines-${bufferBytes}.txt`);
     const writer = await AtomicLineWriter.create(path, 100, bufferBytes);
     const expected: Buffer[] = [];
-    for (let piece = 0; piece < 300; piece++) {
+    // tryWrite and tryWriteBytes, which write a piece only if it fits: how often they did and did not.
+    const tried = { fitted: 0, refused: 0 };
+    for (let piece = 0; piece < 400; piece++) {
       const text = randomText(random, ['a', 'é', '€', '😀', '\n', 'x'.repeat(50)], 20);
       const bytes = Buffer.from(text);
-      if (piece % 3 === 0) {
+      if (piece % 4 === 0 || piece % 4 === 3) {
         // Only a part of the bytes, from a buffer the caller then overwrites.
         const from = random() % (bytes.length + 1);
-        await writer.writeBytes(bytes, from);
+        if (piece % 4 === 0) await writer.writeBytes(bytes, from);
+        else if (writer.tryWriteBytes(bytes, from, bytes.length)) tried.fitted++;
+        else {
+          tried.refused++;
+          await writer.writeBytes(bytes, from);
+        }
         expected.push(Buffer.from(bytes.subarray(from)));
         bytes.fill(0);
       } else {
-        await writer.write(text);
+        // A piece tryWrite refuses must leave nothing behind: it is then written whole.
+        if (piece % 4 === 1) await writer.write(text);
+        else if (writer.tryWrite(text)) tried.fitted++;
+        else {
+          tried.refused++;
+          await writer.write(text);
+        }
         expected.push(bytes);
       }
     }
     await writer.commit();
     assert.deepEqual(await readFile(path), Buffer.concat(expected), `buffers of ${bufferBytes} bytes`);
+    assert.ok(tried.fitted > 0 && (bufferBytes > 1000 || tried.refused > 0), `buffers of ${bufferBytes} bytes: pieces tried ${JSON.stringify(tried)}`);
   }
 });
 
