@@ -2,8 +2,8 @@
  * `npm run bench [-- --sizes 100000,300000,1000000] [--keep DIR]` (`--sizes ""`: the signature engines only)
  *
  * 1. Signature engines on seed-sized articles (about 3 KB, three generated articles joined): articles per
- *    second on one thread (the best of a few passes) for the default engine and the npm `minhash` package, and the mean absolute error
- *    of each one's Jaccard estimate against the exact Jaccard on rewrite pairs.
+ *    second on one thread (the best of a few passes) for the default engine and the npm `minhash` package,
+ *    and the mean absolute error of each one's Jaccard estimate against the exact Jaccard on rewrite pairs.
  * 2. End to end at each size: a labelled corpus from `npm run corpus`, every stage with the defaults in a
  *    child process (wall time and peak RSS are its own), candidates per article, and pairwise F1 against the
  *    generated labels.

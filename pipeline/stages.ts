@@ -578,7 +578,7 @@ export function signatureStage(
             task = { task: 'sign', engine: options.engine, k, seed: options.seed, features: whole, from, to, weightFloor, cappedWeights, copyK: COPY_K };
           } else {
             // In shared memory, so that the worker reads them without a copy.
-            const features = await readArticleRange(file, offsets, weightOfCode, from, to, true);
+            const features = await readArticleRange(file, offsets, weightOfCode, from, to);
             task = { task: 'sign', engine: options.engine, k, seed: options.seed, features, from: 0, to: to - from, weightFloor, copyK: COPY_K };
           }
           await inFlight.add(
@@ -1041,16 +1041,14 @@ export async function loadFeaturesOf(out: string, wanted: ArrayLike<number>): Pr
 
 /**
  * Articles from .. to - 1 of work/shingles.bin (`offsets` and `weightOfCode`: the file's), read by range as
- * feature sets of their own, offsets from 0; with `shared`, in shared memory, for a worker to read without a
- * copy.
+ * feature sets of their own, offsets from 0, in shared memory, for a worker to read without a copy.
  */
-async function readArticleRange(file: OpenArtifact<ShingleMeta>, offsets: Float64Array, weightOfCode: Float32Array, from: number, to: number, shared = false): Promise<FeatureSets> {
+async function readArticleRange(file: OpenArtifact<ShingleMeta>, offsets: Float64Array, weightOfCode: Float32Array, from: number, to: number): Promise<FeatureSets> {
   const [start, end] = [offsets[from], offsets[to]];
-  const rebased = offsets.subarray(from, to + 1).map((offset) => offset - start);
   return {
-    offsets: shared ? sharedCopy(rebased) : rebased,
-    values: (await file.readRange('values', start, end, shared)) as Uint32Array,
-    weightCodes: (await file.readRange('weightCodes', start, end, shared)) as WeightCodes,
+    offsets: sharedCopy(offsets.subarray(from, to + 1).map((offset) => offset - start)),
+    values: (await file.readRange('values', start, end, true)) as Uint32Array,
+    weightCodes: (await file.readRange('weightCodes', start, end, true)) as WeightCodes,
     weightOfCode,
   };
 }
