@@ -71,29 +71,42 @@ function addLineFacts(text: string, units: Uint16Array, from: number, to: number
     // "16ستمبر" (a number fused to an Urdu suffix or word) give the numbers 2014 and 16.
     const start = i;
     const digits = (first & DIGIT) !== 0;
-    // Only a number, or a capitalised word in a sentence-case line, can be a fact: the others are only skipped.
-    const candidate = digits || (sentenceCase && (first & UPPER) !== 0);
+    // Only a number, or a capitalised word in a sentence-case line, can be a fact. Most words are neither, and
+    // are skipped by a loop of their own: one loop for all three kinds, testing at each letter which kind it
+    // was in, took factHashes 12.0-13.5 µs an article of the generated corpus instead of 9.0-9.7 (best of ten
+    // passes over 30,000 of them, three runs, the same hashes).
+    if (!digits && !(sentenceCase && (first & UPPER) !== 0)) {
+      i++;
+      while (i < to && (CHAR_CLASS[units[i]] & (TOKEN | DIGIT)) === TOKEN) i++;
+      continue;
+    }
     // hashString of the run lower-cased, as it is read. Outside ASCII, lower case can change a word's length
     // ("İ"), so a run with such a code unit is hashed through the string's own toLowerCase.
     let h = FNV_OFFSET;
     let ascii = true;
-    while (i < to) {
-      const c = units[i];
-      const cls = CHAR_CLASS[c];
-      if (cls & TOKEN && ((cls & DIGIT) !== 0) === digits) {
-        if (candidate) {
+    if (digits) {
+      while (i < to) {
+        const c = units[i];
+        if ((CHAR_CLASS[c] & DIGIT) !== 0) {
           if (c > 127) ascii = false;
-          h = hashUnit(h, c >= 65 && c <= 90 ? c + 32 : c);
+          h = hashUnit(h, c);
+          i++;
+          continue;
         }
+        // "1,000" and "3.5" are one number, as in the shingler.
+        if ((c !== 44 && c !== 46) || i + 1 === to || (CHAR_CLASS[units[i + 1]] & DIGIT) === 0) break;
+        h = hashUnit(h, c);
         i++;
-        continue;
       }
-      // "1,000" and "3.5" are one number, as in the shingler.
-      const joinsDigits = digits && (c === 44 || c === 46) && i + 1 < to && CHAR_CLASS[units[i + 1]] & DIGIT;
-      if (!joinsDigits) break;
-      if (candidate) h = hashUnit(h, c);
-      i++;
+    } else {
+      while (i < to) {
+        const c = units[i];
+        if ((CHAR_CLASS[c] & (TOKEN | DIGIT)) !== TOKEN) break;
+        if (c > 127) ascii = false;
+        h = hashUnit(h, c >= 65 && c <= 90 ? c + 32 : c);
+        i++;
+      }
     }
-    if (digits || (candidate && i - start >= 2)) facts.push(asFact(ascii ? mix32(h) : hashString(text.slice(start, i).toLowerCase())));
+    if (digits || i - start >= 2) facts.push(asFact(ascii ? mix32(h) : hashString(text.slice(start, i).toLowerCase())));
   }
 }

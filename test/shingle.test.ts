@@ -157,6 +157,9 @@ test('facts are the numbers and capitalised names of the raw text, in a hash spa
   assert.deepEqual(factHashes('Owens And Minor Raises Dividend\nOwens and Minor said 35'), factHashes('Owens met Minor at 35'));
   // Urdu has no letter case: only its numbers are facts, and NFKC folds full-width digits.
   assert.deepEqual(factHashes('کراچی میں ４０ ڈرون'), factHashes('40'));
+  // A number fused to a word, before or after it, is a fact of its own; so is a name fused after a number.
+  assert.deepEqual(factHashes('it was page12 of the 3rd report, in 2014ء'), factHashes('12 3 2014'));
+  assert.deepEqual(factHashes('the bank paid 2014Kaluga'), factHashes('the bank paid 2014 Kaluga'));
   // The shingler adds them to the wording features only when asked, and never mixes the two spaces.
   const text = 'Kaluga drones 40';
   const withFacts = words({ facts: true }).shingle(text.toLowerCase(), text);
