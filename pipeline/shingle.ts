@@ -97,6 +97,14 @@ export class Shingler {
    * the caller may keep.
    */
   shingle(text: string, rawText?: string): Uint32Array {
+    return this.shingleView(text, rawText).slice();
+  }
+
+  /**
+   * The same features in the shingler's scratch buffer, valid until its next call: a caller that copies them
+   * into a buffer of its own (tasks.ts, shingleBatch) saves an array per article.
+   */
+  shingleView(text: string, rawText?: string): Uint32Array {
     const count = this.tokenize(text);
     let n = 0;
     for (const size of this.options.wordNgrams) n = this.addWordNgrams(count, size, n);
@@ -112,7 +120,7 @@ export class Shingler {
     for (let i = 0; i < n; i++) {
       if (i === 0 || features[i] !== features[i - 1]) features[unique++] = features[i];
     }
-    return features.slice(0, unique);
+    return features.subarray(0, unique);
   }
 
   /**
