@@ -237,7 +237,7 @@ export function verifyPairs(
       continue;
     }
     if (options.factAgreement > 0 && totals[TOTAL_SLOTS * i + FACT_COUNT] >= MIN_FACTS && totals[TOTAL_SLOTS * j + FACT_COUNT] >= MIN_FACTS) {
-      if (factBound.article !== i) factBound.load(i, facts, prints);
+      if (factBound.article !== i) factBound.load(i, facts);
       if (factsDisagreeUnder(factBound.bound(j, prints), totals[TOTAL_SLOTS * i + FACT_TOTAL], totals[TOTAL_SLOTS * j + FACT_TOTAL], options.factAgreement)) {
         if (histogram) histogram[REJECTED_BY_FACTS]++;
         continue;

@@ -833,7 +833,7 @@ async function verifyCandidates(
   try {
     await Promise.all(ranges.map((range) => pool.run({ task: 'prepare', features: sets, totals, ...range })));
     facts = allocateSubset(sets, (i) => totals[TOTAL_SLOTS * i + FACT_COUNT], true);
-    const prints = allocateFactFingerprints(n, sets.weightOfCode, true);
+    const prints = allocateFactFingerprints(n, true);
     await Promise.all(ranges.map((range) => pool.run({ task: 'prepare', features: sets, totals, facts: { sets: facts, prints }, ...range })));
     // Each chunk of candidates is read as it is sent (in shared memory: the worker gets it without a copy),
     // at most two per worker ahead: the stage never holds all candidates, hundreds of megabytes at a million.
