@@ -73,8 +73,8 @@ function addLineFacts(text: string, units: Uint16Array, from: number, to: number
     const digits = (first & DIGIT) !== 0;
     // Only a number, or a capitalised word in a sentence-case line, can be a fact. Most words are neither, and
     // are skipped by a loop of their own: one loop for all three kinds, testing at each letter which kind it
-    // was in, took factHashes 12.0-13.5 µs an article of the generated corpus instead of 9.0-9.7 (best of ten
-    // passes over 30,000 of them, three runs, the same hashes).
+    // was in, took factHashes 11.8-13.5 µs an article of the generated corpus instead of 9.0-9.7 (best of ten
+    // passes over 30,000 of them, five runs, the same hashes).
     if (!digits && !(sentenceCase && (first & UPPER) !== 0)) {
       i++;
       while (i < to && (CHAR_CLASS[units[i]] & (TOKEN | DIGIT)) === TOKEN) i++;
