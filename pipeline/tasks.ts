@@ -14,6 +14,7 @@ import { type ShingleOptions, Shingler } from './shingle.js';
 import { type FactFingerprints, writeFactFingerprints } from './fact-fingerprints.js';
 import { type EngineName, type SignatureEngine, createEngine } from './signature.js';
 import { type FeatureCounts, type IdfPopulation, WeightedReplicator, type Weighting, weighPart } from './weights.js';
+import { doubled } from './typed-arrays.js';
 
 export interface ShingleTask {
   task: 'shingle';
@@ -282,11 +283,7 @@ function shingleBatch({ options, articles }: ShingleTask): ShingleResult {
     if (!wording) unusable.push({ index: i, origin: article.origin });
     publishedMs[i] = article.published_at === undefined ? NaN : Date.parse(article.published_at);
     counts[i] = features.length;
-    if (total + features.length > values.length) {
-      const grown = new Uint32Array(Math.max(2 * values.length, total + features.length));
-      grown.set(values.subarray(0, total));
-      values = grown;
-    }
+    while (total + features.length > values.length) values = doubled(values);
     values.set(features, total);
     total += features.length;
   }
