@@ -83,6 +83,8 @@ async function main(): Promise<void> {
   const timer = setInterval(sample, 250);
   const code = await exited;
   clearInterval(timer);
+  // A stage that ended since the last sample.
+  sample();
   if (code !== 0) throw new Error(`run-once exited with ${code}`);
   marks.push({ label: 'scoring against labels.csv (the bench\'s, not the pipeline\'s)', seconds: (performance.now() - start) / 1000, cpuSeconds });
   const rows = timesBetween(marks);
