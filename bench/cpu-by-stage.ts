@@ -10,9 +10,9 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { workPath } from '../pipeline/stages.js';
 
 /** A moment of the run: seconds since the child started, and the CPU-seconds it had used by then. */
 export interface Mark {
@@ -75,7 +75,7 @@ async function main(): Promise<void> {
       // The process has exited: its last sample stands, taken at most a quarter of a second before.
     }
     const seconds = (performance.now() - start) / 1000;
-    while (next < STAGES.length && existsSync(join(out, 'work', `${STAGES[next]}.stats.json`))) {
+    while (next < STAGES.length && existsSync(workPath(out, `${STAGES[next]}.stats.json`))) {
       marks.push({ label: LABELS[STAGES[next]] ?? STAGES[next], seconds, cpuSeconds });
       next++;
     }
